@@ -1,0 +1,171 @@
+"""Firmguard configuration, read from the environment.
+
+`DevConfig` works with no environment at all (SQLite under `instance/`, no
+Redis, mail written to `instance/mail/`). `ProdConfig` refuses to start with
+the development secrets. `TestConfig` is what the test-suite starts from.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+# Well-known development values. They are public (they are in this file), so
+# ProdConfig refuses to run with either of them.
+DEV_SECRET_KEY = "dev-secret-key-not-for-production"  # noqa: S105 (public by design)
+DEV_ENCRYPTION_KEY = "ZGV2LWtleS1ub3QtZm9yLXByb2R1Y3Rpb24tMDAwMDA="
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _keys(value: str) -> list[str]:
+    return [key.strip() for key in value.split(",") if key.strip()]
+
+
+# Environment variable -> (setting, parser). The README's configuration table
+# lists the same names.
+ENVIRONMENT = {
+    "SECRET_KEY": ("SECRET_KEY", str),
+    "DATABASE_URL": ("DATABASE_URL", str),
+    "REDIS_URL": ("REDIS_URL", str),
+    "MFA_ENCRYPTION_KEYS": ("MFA_ENCRYPTION_KEYS", _keys),
+    "BASE_URL": ("BASE_URL", str),
+    "MAIL_SERVER": ("MAIL_SERVER", str),
+    "MAIL_PORT": ("MAIL_PORT", int),
+    "MAIL_USERNAME": ("MAIL_USERNAME", str),
+    "MAIL_PASSWORD": ("MAIL_PASSWORD", str),
+    "MAIL_USE_TLS": ("MAIL_USE_TLS", _bool),
+    "MAIL_DEFAULT_SENDER": ("MAIL_DEFAULT_SENDER", str),
+    "MAIL_FILE_DIR": ("MAIL_FILE_DIR", str),
+    "ARGON2_TIME_COST": ("ARGON2_TIME_COST", int),
+    "ARGON2_MEMORY_COST": ("ARGON2_MEMORY_COST", int),
+    "ARGON2_PARALLELISM": ("ARGON2_PARALLELISM", int),
+    "RATELIMIT_ENABLED": ("RATELIMIT_ENABLED", _bool),
+}
+
+
+def settings_from_environment(environ) -> dict:
+    """Return the settings that `environ` sets, parsed (empty values are ignored)."""
+    settings = {}
+    for variable, (setting, parse) in ENVIRONMENT.items():
+        value = environ.get(variable, "")
+        if value != "":
+            settings[setting] = parse(value)
+    return settings
+
+
+class Config:
+    """Defaults shared by every environment (development values)."""
+
+    ENV_NAME = "base"
+    READS_ENVIRONMENT = True
+    SECRET_KEY = DEV_SECRET_KEY
+    DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'firmguard.sqlite'}"
+    REDIS_URL = ""
+    MFA_ENCRYPTION_KEYS = [DEV_ENCRYPTION_KEY]
+
+    # Public base URL used in emails (links to the admin list and My Profile).
+    BASE_URL = "http://127.0.0.1:5000"
+
+    MAIL_SERVER = ""
+    MAIL_PORT = 25
+    MAIL_USERNAME = ""
+    MAIL_PASSWORD = ""
+    MAIL_USE_TLS = False
+    MAIL_DEFAULT_SENDER = "Firmguard <no-reply@firmguard.local>"
+    # Where mail goes when MAIL_SERVER is unset: one .eml file per message.
+    MAIL_FILE_DIR = str(INSTANCE_DIR / "mail")
+
+    # Sessions: 30 minutes idle (the signed cookie carries its timestamp and is
+    # refused server-side once older), 12 hours absolute, no remember-me.
+    PERMANENT_SESSION_LIFETIME = timedelta(minutes=30)
+    SESSION_ABSOLUTE_LIFETIME = timedelta(hours=12)
+    SESSION_REFRESH_EACH_REQUEST = True
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    SESSION_COOKIE_NAME = "firmguard_session"
+
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+    MAX_CONTENT_LENGTH = 64 * 1024
+
+    # Password hashing (argon2id), RFC 9106's second recommended option.
+    ARGON2_TIME_COST = 3
+    ARGON2_MEMORY_COST = 64 * 1024
+    ARGON2_PARALLELISM = 4
+
+    # Pending MFA step after the password, and pending enrolment secret.
+    MFA_PENDING_SIGN_IN_TTL = timedelta(minutes=5)
+    MFA_PENDING_ENROLMENT_TTL = timedelta(minutes=10)
+
+    RATELIMIT_ENABLED = True
+    RATELIMIT_HEADERS_ENABLED = True
+
+
+def finalize(config: dict) -> None:
+    """Derive the settings that depend on others, then validate (production)."""
+    redis_url = config.get("REDIS_URL") or ""
+    config.setdefault("RATELIMIT_STORAGE_URI", redis_url or "memory://")
+    config.setdefault(
+        "CELERY",
+        {
+            "broker_url": redis_url or "memory://",
+            "result_backend": redis_url or None,
+            # Without a broker the jobs run in-process (see README).
+            "task_always_eager": not redis_url,
+            "task_ignore_result": True,
+            "timezone": "UTC",
+        },
+    )
+    if config.get("ENV_NAME") == "production":
+        secret = config.get("SECRET_KEY") or ""
+        if secret == DEV_SECRET_KEY or len(secret) < 32:
+            raise RuntimeError("SECRET_KEY must be set to a random value of 32+ characters.")
+        keys = config.get("MFA_ENCRYPTION_KEYS") or []
+        if not keys or DEV_ENCRYPTION_KEY in keys:
+            raise RuntimeError("MFA_ENCRYPTION_KEYS must be set and must not hold the dev key.")
+
+
+class DevConfig(Config):
+    """Local development: works with no environment at all."""
+
+    ENV_NAME = "development"
+
+
+class TestConfig(Config):
+    """The test-suite's base; tests override DATABASE_URL and paths."""
+
+    ENV_NAME = "testing"
+    READS_ENVIRONMENT = False
+    TESTING = True
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_COST = 1024
+    ARGON2_PARALLELISM = 1
+    RATELIMIT_ENABLED = False
+
+
+class ProdConfig(Config):
+    """Production: secure cookies, and no development secrets."""
+
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_NAME = "__Host-session"
+    PREFERRED_URL_SCHEME = "https"
+
+
+CONFIGS = {"development": DevConfig, "testing": TestConfig, "production": ProdConfig}
+
+
+def config_for(name: str) -> type[Config]:
+    """Return the config class called `name`."""
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise RuntimeError(
+            f"Unknown FIRMGUARD_ENV {name!r}; use one of {sorted(CONFIGS)}"
+        ) from None

@@ -1,0 +1,111 @@
+"""App factory, config rules, and migrations that match the models."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlmodel import SQLModel
+
+from config import DEV_ENCRYPTION_KEY, DEV_SECRET_KEY, settings_from_environment
+from tests.conftest import private_postgres_database
+from webapp import create_app
+from webapp.cli import alembic_config
+
+STRONG_SECRET = "s" * 40
+STRONG_KEY = "bmV3LWtleS1mb3ItcHJvZHVjdGlvbi11c2UtMDAwMDA="
+
+
+@pytest.fixture
+def empty_database_url(db_backend, tmp_path):
+    if db_backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'migrate.sqlite'}"
+        return
+    with private_postgres_database("firmguard_migrate") as url:
+        yield url
+
+
+def test_migrations_upgrade_from_empty_and_match_the_models(empty_database_url):
+    app = create_app("testing", {"DATABASE_URL": empty_database_url})
+    with app.app_context():
+        command.upgrade(alembic_config(), "heads")
+    engine = sa.create_engine(empty_database_url)
+    with engine.connect() as conn:
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata
+        )
+        tables = set(sa.inspect(conn).get_table_names())
+    engine.dispose()
+    assert diff == []
+    assert {"systems", "users", "totp_credentials", "outbound_emails"} <= tables
+
+
+def test_production_refuses_the_dev_secret_key():
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_app(
+            "production", {"SECRET_KEY": DEV_SECRET_KEY, "MFA_ENCRYPTION_KEYS": [STRONG_KEY]}
+        )
+
+
+def test_production_refuses_the_dev_encryption_key():
+    with pytest.raises(RuntimeError, match="MFA_ENCRYPTION_KEYS"):
+        create_app(
+            "production", {"SECRET_KEY": STRONG_SECRET, "MFA_ENCRYPTION_KEYS": [DEV_ENCRYPTION_KEY]}
+        )
+
+
+def test_production_starts_with_real_secrets_and_secure_cookies():
+    app = create_app(
+        "production",
+        {
+            "SECRET_KEY": STRONG_SECRET,
+            "MFA_ENCRYPTION_KEYS": [STRONG_KEY],
+            "DATABASE_URL": "postgresql+psycopg://root@127.0.0.1:5432/test",
+        },
+    )
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SESSION_COOKIE_NAME"] == "__Host-session"
+    assert app.config["SESSION_COOKIE_HTTPONLY"] is True
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+def test_dev_defaults_need_no_environment(monkeypatch):
+    for name in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "MAIL_SERVER", "MFA_ENCRYPTION_KEYS"):
+        monkeypatch.delenv(name, raising=False)
+    app = create_app("development")
+    assert app.config["DATABASE_URL"].startswith("sqlite:///")
+    assert app.config["DATABASE_URL"].endswith("instance/firmguard.sqlite")
+    assert app.config["RATELIMIT_STORAGE_URI"] == "memory://"
+    assert app.config["CELERY"]["task_always_eager"] is True
+
+
+def test_environment_settings_are_parsed():
+    settings = settings_from_environment(
+        {
+            "MAIL_PORT": "2525",
+            "MAIL_USE_TLS": "true",
+            "MFA_ENCRYPTION_KEYS": "a, b",
+            "REDIS_URL": "redis://127.0.0.1:6379/3",
+            "SECRET_KEY": "",
+        }
+    )
+    assert settings == {
+        "MAIL_PORT": 2525,
+        "MAIL_USE_TLS": True,
+        "MFA_ENCRYPTION_KEYS": ["a", "b"],
+        "REDIS_URL": "redis://127.0.0.1:6379/3",
+    }
+
+
+def test_redis_url_drives_broker_and_rate_limit_storage():
+    app = create_app("testing", {"REDIS_URL": "redis://127.0.0.1:6379/9"})
+    assert app.config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/9"
+    assert app.config["CELERY"]["broker_url"] == "redis://127.0.0.1:6379/9"
+    assert app.config["CELERY"]["task_always_eager"] is False
+
+
+def test_unknown_environment_name_is_refused():
+    with pytest.raises(RuntimeError, match="Unknown FIRMGUARD_ENV"):
+        create_app("staging")

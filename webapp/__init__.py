@@ -1,0 +1,92 @@
+"""The Firmguard web app: `create_app()` builds it."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from config import config_for, finalize, settings_from_environment
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def create_app(config_name: str | None = None, overrides: dict | None = None) -> Flask:
+    """Build the app for `config_name` (default: FIRMGUARD_ENV, else development).
+
+    Settings come from the config class, then the environment (except for the
+    test config), then `overrides`.
+    """
+    config_class = config_for(config_name or os.environ.get("FIRMGUARD_ENV", "development"))
+    app = Flask(
+        __name__,
+        template_folder=str(BASE_DIR / "templates"),
+        instance_path=str(BASE_DIR / "instance"),
+    )
+    app.config.from_object(config_class)
+    if config_class.READS_ENVIRONMENT:
+        app.config.update(settings_from_environment(os.environ))
+    app.config.update(overrides or {})
+    finalize(app.config)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_request_hooks(app)
+    register_commands(app)
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the extension objects of `webapp.extensions` to `app`."""
+    from jobs import celery_init_app
+    from webapp.extensions import csrf, db, htmx, limiter, login_manager
+
+    db.init_app(app)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    celery_init_app(app)
+
+    from webapp.auth import sessions
+
+    sessions.init_login_manager(login_manager)
+
+
+def register_blueprints(app: Flask) -> None:
+    """One blueprint per area."""
+    from webapp.admin import bp as admin_bp
+    from webapp.auth import bp as auth_bp
+    from webapp.mfa import bp as mfa_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(mfa_bp)
+    app.register_blueprint(admin_bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """htmx-aware error pages (see `webapp.errors`)."""
+    from webapp import errors
+
+    errors.init_app(app)
+
+
+def register_request_hooks(app: Flask) -> None:
+    """Security headers and the session checks that run on every request."""
+    from webapp import security
+    from webapp.auth import sessions
+
+    security.init_app(app)
+    sessions.init_app(app)
+
+
+def register_commands(app: Flask) -> None:
+    """The `flask --app wsgi …` commands of DESIGN.md §5."""
+    from webapp.cli import register
+
+    register(app)

@@ -1,0 +1,89 @@
+"""Creating systems and users, with the validation the CLI and admin pages share."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from sqlmodel import Session, select
+
+from webapp.auth.services import find_user_by_email, normalize_email
+from webapp.countries import COUNTRIES
+from webapp.crypto import hash_password
+from webapp.models import AccountingLink, HeadsUpRule, Role, System, User
+
+MIN_PASSWORD_LENGTH = 12
+
+
+class InvalidInput(ValueError):
+    """Input that is refused, with a message fit to show the person who gave it."""
+
+
+def valid_timezone(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def find_system(session: Session, name: str) -> System | None:
+    return session.exec(select(System).where(System.name == name.strip())).first()
+
+
+def create_system(
+    session: Session, name: str, *, country: str, timezone: str, accounting: str = "none"
+) -> System:
+    """Create a system and its default heads-up rule (the caller commits)."""
+    name = name.strip()
+    country = country.strip().upper()
+    if not name or len(name) > 200:
+        raise InvalidInput("The system name must be 1 to 200 characters.")
+    if country not in COUNTRIES:
+        raise InvalidInput(f"Unknown country code {country!r}: use ISO 3166 alpha-2, e.g. NZ.")
+    if not valid_timezone(timezone):
+        raise InvalidInput(
+            f"Unknown timezone {timezone!r}: use an IANA name, e.g. Pacific/Auckland."
+        )
+    if accounting not in {link.value for link in AccountingLink}:
+        raise InvalidInput("Accounting must be one of xero, other, none.")
+    if find_system(session, name):
+        raise InvalidInput(f"A system called {name!r} already exists.")
+    system = System(name=name, country=country, timezone=timezone, accounting_link=accounting)
+    session.add(system)
+    session.flush()
+    session.add(HeadsUpRule(system_id=system.id))
+    return system
+
+
+def create_user(
+    session: Session,
+    system: System,
+    *,
+    email: str,
+    name: str,
+    password: str,
+    admin: bool = False,
+) -> User:
+    """Create a user in `system` (the caller commits)."""
+    email = normalize_email(email)
+    name = name.strip()
+    local, _, domain = email.partition("@")
+    if not local or "." not in domain or len(email) > 254 or any(c.isspace() for c in email):
+        raise InvalidInput(f"{email!r} is not a valid email address.")
+    if not name or len(name) > 200:
+        raise InvalidInput("The name must be 1 to 200 characters.")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"The password must be at least {MIN_PASSWORD_LENGTH} characters.")
+    if find_user_by_email(session, email):
+        raise InvalidInput(f"A user with the email {email} already exists.")
+    user = User(
+        system_id=system.id,
+        email=email,
+        display_name=name,
+        password_hash=hash_password(password),
+        role=Role.ADMIN.value if admin else Role.USER.value,
+    )
+    user.refresh_search_key()
+    session.add(user)
+    session.flush()
+    return user

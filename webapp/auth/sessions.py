@@ -1,0 +1,77 @@
+"""Server-revocable sessions on top of Flask-Login.
+
+The id Flask-Login keeps in the session is "<user id>:<session version>"
+(its alternative-token pattern). Bumping a user's `session_version` (sign-out,
+MFA reset, deactivation) makes every copy of every cookie of theirs invalid.
+Idle timeout: the signed session cookie expires 30 minutes after the last
+request and Flask refuses an older one. Absolute timeout: 12 hours after the
+sign-in, whatever the activity.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Flask, current_app, session
+from flask_login import LoginManager, current_user, login_user, logout_user
+
+from webapp.extensions import db
+from webapp.models import User, utcnow
+
+SIGNED_IN_AT = "signed_in_at"
+
+
+def load_user(token: str) -> User | None:
+    """Flask-Login's loader: the user only while the session version still matches."""
+    user_id, _, version = token.partition(":")
+    if not (user_id.isdigit() and version.isdigit()):
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or user.session_version != int(version):
+        return None
+    return user
+
+
+def init_login_manager(manager: LoginManager) -> None:
+    manager.user_loader(load_user)
+    manager.login_view = "auth.sign_in"
+    manager.login_message = "Please sign in to continue."
+    manager.login_message_category = "info"
+
+
+def start_session(user: User) -> None:
+    """Sign `user` in on a fresh session (nothing from before survives)."""
+    session.clear()
+    session.permanent = True
+    session[SIGNED_IN_AT] = utcnow().timestamp()
+    login_user(user, remember=False)
+
+
+def end_session() -> None:
+    """Sign out here and everywhere: the session version moves on."""
+    if current_user.is_authenticated:
+        revoke_sessions(current_user)
+        db.session.commit()
+    logout_user()
+    session.clear()
+
+
+def revoke_sessions(user: User) -> None:
+    """End every session of `user` (the caller commits)."""
+    user.session_version += 1
+    db.session.add(user)
+
+
+def enforce_absolute_lifetime() -> None:
+    """End a session 12 hours after its sign-in, however active."""
+    started = session.get(SIGNED_IN_AT)
+    if started is None:
+        return
+    age = utcnow() - datetime.fromtimestamp(started, tz=utcnow().tzinfo)
+    if age > current_app.config["SESSION_ABSOLUTE_LIFETIME"]:
+        logout_user()
+        session.clear()
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(enforce_absolute_lifetime)

@@ -1,0 +1,48 @@
+"""Error pages: whole pages for browsers, the main block for htmx requests."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from webapp.htmx import render_page, wants_fragment
+
+log = logging.getLogger(__name__)
+
+MESSAGES = {
+    400: "The request could not be understood. Please reload the page and try again.",
+    403: "You do not have permission to see this page.",
+    404: "That page does not exist, or you cannot see it.",
+    405: "That action is not allowed here.",
+    413: "The request was too large.",
+    429: "Too many attempts. Please wait a moment and try again.",
+    500: "Something went wrong on our side. Please try again.",
+}
+
+
+def render_error(error: HTTPException):
+    """Render the error page (or its content block for htmx, swapped into <main>)."""
+    code = error.code or 500
+    message = MESSAGES.get(code, error.description)
+    if isinstance(error, CSRFError):
+        message = "Your form expired or was not sent from this site. Reload the page and try again."
+    response = render_page(
+        "errors/error.html", block="content", status=code, code=code, message=message
+    )
+    if wants_fragment():
+        response.headers["HX-Retarget"] = "#main"
+        response.headers["HX-Reswap"] = "innerHTML"
+    return response
+
+
+def render_unexpected(error: Exception):
+    log.exception("unhandled error", exc_info=error)
+    return render_error(InternalServerError())
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(HTTPException, render_error)
+    app.register_error_handler(Exception, render_unexpected)

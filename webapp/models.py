@@ -1,0 +1,285 @@
+"""The Firmguard tables (DESIGN.md §2).
+
+Every timestamp is timezone-aware UTC: `UTCDateTime` stores UTC and hands back
+aware datetimes on SQLite too (which keeps no zone of its own).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import UTC, date, datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+# Named constraints, so Alembic can alter them on SQLite (batch mode) and PostgreSQL alike.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """A DateTime that only accepts aware values and always returns UTC-aware ones."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utc_column(*, nullable: bool = True, index: bool = False, default=None) -> sa.Column:
+    """A UTCDateTime column (a new Column each call, as SQLModel needs)."""
+    return sa.Column(UTCDateTime(), nullable=nullable, index=index, default=default)
+
+
+def search_key(*parts: str) -> str:
+    """Fold text for case- and accent-insensitive search: 'Zoë' -> 'zoe'."""
+    text = " ".join(part for part in parts if part)
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+
+
+class AccountingLink(StrEnum):
+    NONE = "none"
+    XERO = "xero"
+    OTHER = "other"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    USER = "user"
+
+
+# Countries whose tax authorities advise MFA on accounting data (the article's NOTE).
+COMPLIANCE_COUNTRIES = frozenset({"NZ", "AU"})
+
+
+class System(SQLModel, table=True):
+    """A firm's system (the tenant)."""
+
+    __tablename__ = "systems"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, sa_column_kwargs={"unique": True})
+    country: str = Field(max_length=2)
+    timezone: str = Field(max_length=64)
+    accounting_link: str = Field(default=AccountingLink.NONE.value, max_length=10)
+    mfa_required: bool = Field(default=False)
+    # When enforcement was switched on and how many days users then had to enrol.
+    mfa_required_since: datetime | None = Field(default=None, sa_column=utc_column())
+    mfa_grace_days: int = Field(default=0)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+
+    @property
+    def compliance_required(self) -> bool:
+        """NZ/AU firms with accounting linked must push their users to MFA."""
+        return (
+            self.country in COMPLIANCE_COUNTRIES
+            and self.accounting_link != AccountingLink.NONE.value
+        )
+
+
+class User(UserMixin, SQLModel, table=True):
+    """A person who signs in to a system (also the Flask-Login user)."""
+
+    __tablename__ = "users"
+
+    __table_args__ = (sa.Index("ix_users_system_mfa", "system_id", "mfa_enabled", "active"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    system_id: int = Field(foreign_key="systems.id", index=True)
+    # Stored lower-cased, so the unique index makes emails unique case-insensitively.
+    email: str = Field(max_length=254, sa_column_kwargs={"unique": True})
+    display_name: str = Field(max_length=200)
+    # Folded "name email" for the admin list's accent-insensitive search.
+    search_key: str = Field(default="", max_length=500)
+    password_hash: str = Field(max_length=255)
+    role: str = Field(default=Role.USER.value, max_length=10)
+    active: bool = Field(default=True)
+    last_sign_in_at: datetime | None = Field(default=None, sa_column=utc_column())
+    # Part of the Flask-Login id: bumping it ends every session of this user.
+    session_version: int = Field(default=1)
+    # Denormalised from TotpCredential so list filters and jobs need no join.
+    mfa_enabled: bool = Field(default=False)
+    mfa_enabled_at: datetime | None = Field(default=None, sa_column=utc_column())
+    # Enforcement with a grace period: the date by which this user must enrol.
+    mfa_deadline: datetime | None = Field(default=None, sa_column=utc_column())
+    # Wrong-code throttle (DESIGN.md §6): kept in the DB, never in the session.
+    mfa_failed_count: int = Field(default=0)
+    mfa_lock_count: int = Field(default=0)
+    mfa_locked_until: datetime | None = Field(default=None, sa_column=utc_column())
+    last_mfa_reminder_at: datetime | None = Field(default=None, sa_column=utc_column())
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN.value
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def get_id(self) -> str:
+        """Flask-Login's id: "<id>:<session version>", so sessions can be revoked."""
+        return f"{self.id}:{self.session_version}"
+
+    def refresh_search_key(self) -> None:
+        """Recompute the folded search text after a name or email change."""
+        self.search_key = search_key(self.display_name, self.email)
+
+
+class TotpCredential(SQLModel, table=True):
+    """A user's TOTP secret: pending until two codes confirm it, then active."""
+
+    __tablename__ = "totp_credentials"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", sa_column_kwargs={"unique": True})
+    # Fernet token (MultiFernet, key from MFA_ENCRYPTION_KEYS); never the plain secret.
+    secret_encrypted: str = Field(max_length=500)
+    confirmed_at: datetime | None = Field(default=None, sa_column=utc_column())
+    pending_expires_at: datetime | None = Field(default=None, sa_column=utc_column())
+    # Highest time-step ever accepted; codes at or before it are refused.
+    last_used_step: int = Field(default=0, sa_type=sa.BigInteger)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+
+    @property
+    def confirmed(self) -> bool:
+        return self.confirmed_at is not None
+
+
+class RecoveryCode(SQLModel, table=True):
+    """One single-use recovery code, stored only as a keyed hash."""
+
+    __tablename__ = "recovery_codes"
+
+    __table_args__ = (sa.UniqueConstraint("user_id", "code_hash"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    code_hash: str = Field(max_length=128)
+    used_at: datetime | None = Field(default=None, sa_column=utc_column())
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+
+
+class PendingSignIn(SQLModel, table=True):
+    """The password step done, the code step not yet: held on the server.
+
+    The browser holds only a random token (in its session); the row stores its
+    hash, expires after 5 minutes and is consumed once.
+    """
+
+    __tablename__ = "pending_sign_ins"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    user_id: int = Field(foreign_key="users.id", index=True)
+    expires_at: datetime = Field(sa_column=utc_column(nullable=False))
+    consumed_at: datetime | None = Field(default=None, sa_column=utc_column())
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only record of security-relevant actions."""
+
+    __tablename__ = "audit_events"
+
+    __table_args__ = (sa.Index("ix_audit_events_system_created", "system_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    system_id: int = Field(foreign_key="systems.id")
+    actor_id: int | None = Field(default=None, foreign_key="users.id")
+    subject_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    action: str = Field(max_length=64, index=True)
+    details: dict = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+
+
+class ListView(SQLModel, table=True):
+    """An admin's saved view of the users list (filters and sort as a query string)."""
+
+    __tablename__ = "list_views"
+
+    id: int | None = Field(default=None, primary_key=True)
+    system_id: int = Field(foreign_key="systems.id", index=True)
+    owner_id: int = Field(foreign_key="users.id", index=True)
+    name: str = Field(max_length=100)
+    query: str = Field(default="", max_length=1000)
+    shared: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+
+
+class HeadsUpKind(StrEnum):
+    WITHOUT_MFA = "without_mfa"
+    WITH_MFA = "with_mfa"
+
+
+class HeadsUpRule(SQLModel, table=True):
+    """The daily heads-up digest for a system's admins."""
+
+    __tablename__ = "heads_up_rules"
+
+    id: int | None = Field(default=None, primary_key=True)
+    system_id: int = Field(foreign_key="systems.id", sa_column_kwargs={"unique": True})
+    kind: str = Field(default=HeadsUpKind.WITHOUT_MFA.value, max_length=20)
+    enabled: bool = Field(default=True)
+    hour: int = Field(default=7)  # local time of the system
+    # None: every active admin. Otherwise a list of admin user ids.
+    recipient_ids: list[int] | None = Field(default=None, sa_column=sa.Column(sa.JSON))
+    send_all_clear: bool = Field(default=False)
+    last_run_local_date: date | None = Field(default=None)
+
+
+class EmailStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"  # gave up after the retry cap; visible to operators
+
+
+class OutboundEmail(SQLModel, table=True):
+    """The outbox: every email is a row first, so sending is idempotent and retryable."""
+
+    __tablename__ = "outbound_emails"
+
+    __table_args__ = (sa.Index("ix_outbound_emails_status_next", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    system_id: int | None = Field(default=None, foreign_key="systems.id", index=True)
+    kind: str = Field(max_length=40)
+    recipient: str = Field(max_length=254)
+    subject: str = Field(max_length=300)
+    body_text: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    body_html: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    run_date: date = Field(default_factory=lambda: utcnow().date())
+    dedupe_key: str = Field(max_length=200, sa_column_kwargs={"unique": True})
+    status: str = Field(default=EmailStatus.PENDING.value, max_length=10)
+    attempts: int = Field(default=0)
+    last_error: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+    sent_at: datetime | None = Field(default=None, sa_column=utc_column())
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))

@@ -1,0 +1,262 @@
+"""The outbox: every email is written here first, then delivered by a job.
+
+A unique dedupe key per email makes queuing idempotent (a repeated tick, a
+retried task or a second beat process queue nothing new), and delivery state
+on the row (attempts, next attempt, last error) makes failures retryable and
+visible instead of lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import current_app, render_template
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, select
+
+from webapp.models import EmailStatus, OutboundEmail, utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+BACKOFF_BASE = timedelta(minutes=1)
+BACKOFF_CAP = timedelta(hours=2)
+
+
+def render_email(template: str, **context) -> tuple[str, str]:
+    """Render `email/<template>.txt` and `.html` (autoescaped) with `context`."""
+    return (
+        render_template(f"email/{template}.txt", **context),
+        render_template(f"email/{template}.html", **context),
+    )
+
+
+def email_row_values(
+    *,
+    kind: str,
+    recipient: str,
+    subject: str,
+    template: str,
+    dedupe_key: str,
+    system_id: int | None = None,
+    run_date: date | None = None,
+    **context,
+) -> dict:
+    """The column values of one outbox row (rendered now, sent later)."""
+    body_text, body_html = render_email(template, subject=subject, **context)
+    now = utcnow()
+    return {
+        "kind": kind,
+        "recipient": recipient,
+        "subject": subject,
+        "body_text": body_text,
+        "body_html": body_html,
+        "dedupe_key": dedupe_key,
+        "system_id": system_id,
+        "run_date": run_date or now.date(),
+        "status": EmailStatus.PENDING.value,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
+def insert_rows(session: Session, rows: list[dict]) -> list[int]:
+    """Insert outbox rows, skipping any whose dedupe key exists; return new ids."""
+    if not rows:
+        return []
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(OutboundEmail)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(OutboundEmail.id)
+    )
+    return list(session.scalars(statement))
+
+
+def queue_email(session: Session, **fields) -> int | None:
+    """Queue one email (see `email_row_values`); None if its dedupe key was queued before."""
+    ids = insert_rows(session, [email_row_values(**fields)])
+    return ids[0] if ids else None
+
+
+def request_delivery(ids: Iterable[int] = ()) -> None:
+    """Ask the job queue to deliver these rows now (after the caller committed).
+
+    A broker outage must not fail the user's request: the rows stay pending and
+    the next outbox sweep delivers them.
+    """
+    from jobs.mail import deliver_outbox
+
+    try:
+        deliver_outbox.delay(list(ids))
+    except Exception:  # noqa: BLE001 - any broker error; the sweep retries
+        log.warning("could not enqueue outbox delivery; the sweep will retry", exc_info=True)
+
+
+def build_message(row: OutboundEmail, sender: str) -> EmailMessage:
+    """A multipart/alternative message (plain text and HTML) for an outbox row."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = row.recipient
+    message["Subject"] = row.subject
+    message["Message-ID"] = make_msgid(idstring=f"outbox-{row.id}")
+    message.set_content(row.body_text)
+    message.add_alternative(row.body_html, subtype="html")
+    return message
+
+
+class FileTransport:
+    """Writes each message as an .eml file: the developer's mailbox (no MAIL_SERVER)."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+    def send(self, message: EmailMessage) -> None:
+        stamp = utcnow().strftime("%Y%m%dT%H%M%S%f")
+        name = f"{stamp}-{message['Message-ID'].strip('<>').split('@')[0]}.eml"
+        (self.directory / name).write_bytes(bytes(message))
+
+
+class SmtpTransport:
+    """One SMTP connection, reused for a batch of messages."""
+
+    def __init__(self, config) -> None:
+        self.smtp = smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=30)
+        if config["MAIL_USE_TLS"]:
+            self.smtp.starttls()
+        if config["MAIL_USERNAME"]:
+            self.smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
+
+    def send(self, message: EmailMessage) -> None:
+        self.smtp.send_message(message)
+
+    def close(self) -> None:
+        try:
+            self.smtp.quit()
+        except smtplib.SMTPException:
+            self.smtp.close()
+
+
+@contextmanager
+def open_transport() -> Iterator[FileTransport | SmtpTransport]:
+    """The configured transport: SMTP when MAIL_SERVER is set, else .eml files."""
+    config = current_app.config
+    if not config["MAIL_SERVER"]:
+        yield FileTransport(config["MAIL_FILE_DIR"])
+        return
+    transport = SmtpTransport(config)
+    try:
+        yield transport
+    finally:
+        transport.close()
+
+
+def backoff(attempts: int) -> timedelta:
+    """Wait before the next try: 1, 2, 4 … minutes, capped at two hours."""
+    return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_CAP)
+
+
+def due_ids(
+    session: Session, now: datetime, ids: Iterable[int] = (), limit: int = 500
+) -> list[int]:
+    """Ids of pending rows due now (restricted to `ids` when given)."""
+    query = select(OutboundEmail.id).where(
+        OutboundEmail.status == EmailStatus.PENDING.value,
+        OutboundEmail.next_attempt_at <= now,
+    )
+    ids = list(ids)
+    if ids:
+        query = query.where(OutboundEmail.id.in_(ids))
+    return list(session.exec(query.order_by(OutboundEmail.id).limit(limit)))
+
+
+def claim(session: Session, row_id: int, now: datetime) -> bool:
+    """Take a row for sending with a conditional UPDATE, so that two workers
+    never send the same row: the one whose UPDATE moved it wins.
+    """
+    claimed = session.execute(
+        sa.update(OutboundEmail)
+        .where(
+            OutboundEmail.id == row_id,
+            OutboundEmail.status == EmailStatus.PENDING.value,
+            OutboundEmail.next_attempt_at <= now,
+        )
+        .values(
+            attempts=OutboundEmail.attempts + 1,
+            # Parks the row while it is sent; if this worker dies the row is
+            # due again after the lease, not lost.
+            next_attempt_at=now + timedelta(minutes=10),
+        )
+    ).rowcount
+    session.commit()
+    return claimed == 1
+
+
+def deliver_due(session: Session, now: datetime | None = None, ids: Iterable[int] = ()) -> dict:
+    """Send the due outbox rows over one connection; returns counts by outcome."""
+    now = now or utcnow()
+    counts = {"sent": 0, "retry": 0, "failed": 0}
+    row_ids = due_ids(session, now, ids)
+    if not row_ids:
+        return counts
+    sender = current_app.config["MAIL_DEFAULT_SENDER"]
+    try:
+        transport_context = open_transport()
+        transport = transport_context.__enter__()
+    except (OSError, smtplib.SMTPException) as error:
+        log.warning("mail server unavailable: %s", error)
+        for row_id in row_ids:
+            if claim(session, row_id, now):
+                counts[_record_failure(session, row_id, now, error)] += 1
+        return counts
+    try:
+        for row_id in row_ids:
+            if not claim(session, row_id, now):
+                continue
+            row = session.get(OutboundEmail, row_id)
+            session.refresh(row)
+            try:
+                transport.send(build_message(row, sender))
+            except (OSError, smtplib.SMTPException) as error:
+                counts[_record_failure(session, row_id, now, error)] += 1
+                continue
+            row.status = EmailStatus.SENT.value
+            row.sent_at = utcnow()
+            row.last_error = None
+            session.add(row)
+            session.commit()
+            counts["sent"] += 1
+            log.info("sent %s email %s to %s", row.kind, row.id, row.recipient)
+    finally:
+        transport_context.__exit__(None, None, None)
+    return counts
+
+
+def _record_failure(session: Session, row_id: int, now: datetime, error: Exception) -> str:
+    row = session.get(OutboundEmail, row_id)
+    session.refresh(row)
+    row.last_error = f"{type(error).__name__}: {error}"[:2000]
+    if row.attempts >= MAX_ATTEMPTS:
+        row.status = EmailStatus.FAILED.value
+        outcome = "failed"
+    else:
+        row.next_attempt_at = now + backoff(row.attempts)
+        outcome = "retry"
+    session.add(row)
+    session.commit()
+    log.warning(
+        "email %s to %s: %s (attempt %s)", row.id, row.recipient, row.last_error, row.attempts
+    )
+    return outcome

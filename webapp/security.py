@@ -1,0 +1,46 @@
+"""Response security headers (DESIGN.md §6)."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, request
+
+# No inline script or style anywhere: htmx is configured (in base.html) to need
+# neither eval nor its injected indicator styles.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+def add_security_headers(response: Response) -> Response:
+    """Set the security headers; dynamic pages are never stored by caches."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.endpoint != "static":
+        # Pages carry personal data, secrets during MFA setup, and CSRF tokens.
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(add_security_headers)
+    if app.config.get("SESSION_COOKIE_SECURE"):
+        app.config["PREFERRED_URL_SCHEME"] = "https"
