@@ -50,16 +50,11 @@ def start_session(user: User) -> None:
 def end_session() -> None:
     """Sign out here and everywhere: the session version moves on."""
     if current_user.is_authenticated:
-        revoke_sessions(current_user)
+        current_user.session_version += 1
+        db.session.add(current_user)
         db.session.commit()
     logout_user()
     session.clear()
-
-
-def revoke_sessions(user: User) -> None:
-    """End every session of `user` (the caller commits)."""
-    user.session_version += 1
-    db.session.add(user)
 
 
 def enforce_absolute_lifetime() -> None:
