@@ -25,4 +25,4 @@ def test_wrong_password_shows_one_clear_message(page, factory):
     browser_sign_in(page, "zoe@example.com", "wrong wrong wrong")
     expect(page.get_by_role("alert")).to_have_text("The email or password is incorrect.")
     # htmx loaded under the CSP without errors (the page fixture fails on console errors).
-    assert page.evaluate("typeof window.htmx") == "object"
+    page.wait_for_function("() => typeof window.htmx === 'object'")
