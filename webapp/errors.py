@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask
+from flask import Flask, Response
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -38,9 +38,21 @@ def render_error(error: HTTPException):
     return response
 
 
+# Served when even the error page cannot render (e.g. the database is down
+# and the toolbar cannot load the signed-in user): no template, no database.
+BARE_500 = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>500 · Firmguard</title>'
+    f'</head><body><main id="main"><h1>500</h1><p>{MESSAGES[500]}</p></main></body></html>'
+)
+
+
 def render_unexpected(error: Exception):
     log.exception("unhandled error", exc_info=error)
-    return render_error(InternalServerError())
+    try:
+        return render_error(InternalServerError())
+    except Exception:  # noqa: BLE001 - the page itself failed; answer without it
+        log.exception("error page failed to render")
+        return Response(BARE_500, status=500, mimetype="text/html")
 
 
 def init_app(app: Flask) -> None:
