@@ -13,7 +13,7 @@ from webapp.htmx import render_page, wants_fragment
 log = logging.getLogger(__name__)
 
 MESSAGES = {
-    400: "The request could not be understood. Please reload the page and try again.",
+    400: "The request could not be understood. Please check what you entered and try again.",
     403: "You do not have permission to see this page.",
     404: "That page does not exist, or you cannot see it.",
     405: "That action is not allowed here.",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Response, abort, request
 
 # No inline script or style anywhere: htmx is configured (in base.html) to need
 # neither eval nor its injected indicator styles.
@@ -40,7 +40,17 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
+def reject_nul_characters() -> None:
+    """Refuse any query or form value holding a NUL character: no input needs
+    one, and PostgreSQL cannot store it (the query would fail with a 500).
+    """
+    for values in (request.args, request.form):
+        if any("\x00" in value for _key, value in values.items(multi=True)):
+            abort(400, description="The request contained characters that are not allowed.")
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(reject_nul_characters)
     app.after_request(add_security_headers)
     if app.config.get("SESSION_COOKIE_SECURE"):
         app.config["PREFERRED_URL_SCHEME"] = "https"
