@@ -97,7 +97,9 @@ def test_badly_formed_codes_get_a_clear_message(client, ann, clock, session, cod
     assert session.get(User, ann.id).mfa_failed_count == 0  # not a guess
 
 
-@pytest.mark.parametrize("steps, accepted", [(-2, False), (-1, True), (0, True), (1, True), (2, False)])
+@pytest.mark.parametrize(
+    "steps, accepted", [(-2, False), (-1, True), (0, True), (1, True), (2, False)]
+)
 def test_codes_within_one_step_are_accepted(client, ann, clock, steps, accepted):
     password_step(client, "ann@example.com")
     response = submit_code(client, clock.code(steps=steps))
@@ -207,7 +209,9 @@ def test_recovery_code_signs_in_once_and_says_how_many_remain(app, client, ann, 
     assert len(used) == 1
 
 
-def test_five_wrong_codes_lock_the_code_step_across_sessions(app, client, ann, clock, mailbox, session):
+def test_five_wrong_codes_lock_the_code_step_across_sessions(
+    app, client, ann, clock, mailbox, session
+):
     wrong = "000000" if clock.code() != "000000" else "111111"
     password_step(client, "ann@example.com")
     for _ in range(4):
