@@ -6,10 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests import mfa_support
 from tests.conftest import sign_in
-from tests.mfa_support import clock  # noqa: F401 (fixture)
 from webapp.mfa.enforcement import Requirement, mfa_requirement
 from webapp.models import System, User
+
+clock = mfa_support.clock  # the fixture, under its own name
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 LATER = NOW + timedelta(days=3)

@@ -11,10 +11,10 @@ from cryptography.fernet import Fernet, InvalidToken
 from flask.sessions import SecureCookieSessionInterface
 from sqlmodel import select
 
+from tests import mfa_support
 from tests.conftest import sign_in
 from tests.mfa_support import (
     Clock,
-    clock,  # noqa: F401 (fixture)
     password_step,
     signed_in,
     submit_code,
@@ -22,6 +22,8 @@ from tests.mfa_support import (
 from webapp.crypto import decrypt_secret
 from webapp.mfa import totp
 from webapp.models import AuditEvent, RecoveryCode, TotpCredential, User
+
+clock = mfa_support.clock  # the fixture, under its own name
 
 HX = {"HX-Request": "true"}
 

@@ -6,10 +6,10 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlmodel import select
 
+from tests import mfa_support
 from tests.conftest import sign_in
 from tests.mfa_support import (
     SECRET,
-    clock,  # noqa: F401 (fixture)
     enable_mfa,
     password_step,
     signed_in,
@@ -19,6 +19,8 @@ from webapp import create_app
 from webapp.crypto import decrypt_secret, encrypt_secret
 from webapp.mfa import services
 from webapp.models import AuditEvent, RecoveryCode, TotpCredential, User
+
+clock = mfa_support.clock  # the fixture, under its own name
 
 HX = {"HX-Request": "true"}
 

@@ -8,19 +8,21 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, select
 
+from tests import mfa_support
 from tests.conftest import PASSWORD, sign_in
 from tests.mfa_support import (
     SECRET,
     Clock,
-    clock,  # noqa: F401 (fixture)
     enable_mfa,
     password_step,
     signed_in,
     submit_code,
 )
 from webapp.auth import pending
-from webapp.mfa import services, throttle, totp
+from webapp.mfa import services, throttle
 from webapp.models import AuditEvent, RecoveryCode, User
+
+clock = mfa_support.clock  # the fixture, under its own name
 
 
 @pytest.fixture
