@@ -6,6 +6,8 @@ import threading
 from datetime import timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlmodel import Session, select
 
 from tests import mfa_support
@@ -294,9 +296,18 @@ def test_worst_case_guesses_per_day(app, ann, session):
 @pytest.mark.parametrize("app_overrides", [{"RATELIMIT_ENABLED": True}])
 def test_code_attempts_are_rate_limited_per_client(client, ann, clock, session):
     password_step(client, "ann@example.com")
-    statuses = [submit_code(client, "12345").status_code for _ in range(11)]
+    paths = ["/sign-in/verify", "/sign-in/recovery"] * 6  # one budget for every code route
+    statuses = [submit_code(client, "12345", path=path).status_code for path in paths[:11]]
     assert statuses[:10] == [422] * 10
     assert statuses[10] == 429
+    assert "Too many attempts" in submit_code(client, "12345").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("app_overrides", [{"RATELIMIT_ENABLED": True}])
+def test_password_attempts_are_rate_limited_per_client(client, factory):
+    factory.user(email="bo@example.com")
+    statuses = [sign_in(client, "bo@example.com", "wrong password!").status_code for _ in range(11)]
+    assert statuses == [422] * 10 + [429]
 
 
 def test_unknown_or_cleared_pending_token_goes_back_to_sign_in(client, ann, clock):
@@ -309,3 +320,17 @@ def test_unknown_or_cleared_pending_token_goes_back_to_sign_in(client, ann, cloc
 def test_user_without_mfa_signs_in_with_the_password(client, factory, clock):
     factory.user(email="bo@example.com")
     assert sign_in(client, "bo@example.com").headers["Location"] == "/profile"
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(code=st.text(max_size=60))
+def test_code_step_never_fails_on_hostile_text(client, ann, code):
+    password_step(client, "ann@example.com")
+    for path in ("/sign-in/verify", "/sign-in/recovery"):
+        response = submit_code(client, code, path=path)
+        assert response.status_code in (302, 400, 422, 429)
+        assert response.headers.get("Location") != "/profile"

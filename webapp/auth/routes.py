@@ -15,9 +15,8 @@ from webapp.models import User, utcnow
 
 SIGN_IN_FAILED = "The email or password is incorrect."
 SIGN_IN_EXPIRED = "Your sign-in expired. Please sign in again."
-# Per client (IP), on top of the per-user throttle that no client can dodge.
+# Per client (IP); the code routes use throttle.CODE_RATE_LIMIT.
 SIGN_IN_LIMIT = "10 per minute; 100 per hour"
-CODE_LIMIT = "10 per minute; 60 per hour"
 RECOVERY_WRONG = "That recovery code is not right or was already used."
 
 
@@ -53,13 +52,13 @@ def finish_sign_in(user: User, next_target: str | None, notice: str | None = Non
 
 
 @bp.route("/sign-in/verify", methods=["GET", "POST"])
-@limiter.limit(CODE_LIMIT, methods=["POST"])
+@limiter.shared_limit(throttle.CODE_RATE_LIMIT, scope="code", methods=["POST"])
 def verify():
     return code_step(VerifyForm, "auth/verify.html", mfa.check_totp)
 
 
 @bp.route("/sign-in/recovery", methods=["GET", "POST"])
-@limiter.limit(CODE_LIMIT, methods=["POST"])
+@limiter.shared_limit(throttle.CODE_RATE_LIMIT, scope="code", methods=["POST"])
 def recovery():
     return code_step(RecoveryForm, "auth/recovery.html", mfa.check_recovery_code)
 

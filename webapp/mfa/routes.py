@@ -6,7 +6,7 @@ from flask import flash, redirect, request, url_for
 from flask_login import current_user, login_required, login_user
 
 from webapp.auth.services import safe_next
-from webapp.extensions import db
+from webapp.extensions import db, limiter
 from webapp.htmx import render_page, wants_fragment
 from webapp.mfa import bp, enforcement, services, throttle, totp
 from webapp.mfa.forms import DeactivateForm, RecoveryCodesForm, SetupForm
@@ -67,6 +67,7 @@ def start_setup():
 
 @bp.route("/profile/mfa/setup/confirm", methods=["POST"])
 @login_required
+@limiter.shared_limit(throttle.CODE_RATE_LIMIT, scope="code")
 def confirm_setup():
     """ "Save": two consecutive codes turn MFA on; the recovery codes are shown once."""
     if current_user.mfa_enabled:
@@ -120,6 +121,7 @@ def render_setup(
 
 @bp.route("/profile/mfa/deactivate", methods=["GET", "POST"])
 @login_required
+@limiter.shared_limit(throttle.CODE_RATE_LIMIT, scope="code", methods=["POST"])
 def deactivate():
     """ "Deactivate": a code from the app (or a recovery code), then "Save"."""
     if not current_user.mfa_enabled:
@@ -149,6 +151,7 @@ def deactivate():
 
 @bp.route("/profile/mfa/recovery-codes", methods=["GET", "POST"])
 @login_required
+@limiter.shared_limit(throttle.CODE_RATE_LIMIT, scope="code", methods=["POST"])
 def recovery_codes():
     """How many recovery codes are left; new ones for a current code from the app."""
     if not current_user.mfa_enabled:
