@@ -131,6 +131,5 @@ def demo() -> None:
 
 def register(app: Flask) -> None:
     """Add the commands to `app.cli`."""
-    for group in (db_cli, systems_cli, users_cli, demo):
+    for group in (db_cli, systems_cli, users_cli, demo, keys_cli):
         app.cli.add_command(group)
-    app.cli.add_command(keys_cli)
