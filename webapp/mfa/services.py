@@ -24,7 +24,6 @@ RECOVERY_CODE_COUNT = 10
 # No 0/o, 1/l/i: the codes are read off paper and typed back.
 RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 RECOVERY_CODE_PATTERN = re.compile(rf"^[{RECOVERY_ALPHABET}]{{10}}$")
-TOTP_CODE_PATTERN = re.compile(r"^[0-9]{6}$")
 
 
 class Outcome(StrEnum):
