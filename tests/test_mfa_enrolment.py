@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -9,7 +10,7 @@ import pyotp
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
 from flask.sessions import SecureCookieSessionInterface
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from tests import mfa_support
 from tests.conftest import sign_in
@@ -19,8 +20,8 @@ from tests.mfa_support import (
     signed_in,
     submit_code,
 )
-from webapp.crypto import decrypt_secret
-from webapp.mfa import totp
+from webapp.crypto import decrypt_secret, hash_recovery_code
+from webapp.mfa import services, totp
 from webapp.models import AuditEvent, RecoveryCode, TotpCredential, User
 
 clock = mfa_support.clock  # the fixture, under its own name
@@ -297,3 +298,33 @@ def test_two_tabs_share_one_secret_and_the_second_save_is_told(app, client, zoe,
 def test_clock_helper_starts_inside_a_step():
     assert Clock().now.second % 30 == 5
     assert timedelta(0) < timedelta(seconds=5)
+
+
+def test_two_simultaneous_saves_enable_once_and_keep_the_winners_codes(app, zoe, session):
+    now = Clock().now
+    with app.app_context():
+        credential = services.start_enrolment(session, session.get(User, zoe.id), now)
+        secret = services.enrolment_secret(credential)
+    first, second = (pyotp.TOTP(secret).at(now + timedelta(seconds=30 * i)) for i in (0, 1))
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def save_in_own_connection() -> None:
+        with app.app_context(), Session(app.extensions["firmguard_db"]) as own:
+            user = own.get(User, zoe.id)
+            barrier.wait()
+            try:
+                outcomes.append(services.confirm_enrolment(own, user, first, second, now))
+            except services.EnrolmentError as error:
+                outcomes.append(error.message)
+
+    threads = [threading.Thread(target=save_in_own_connection) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    [codes] = [outcome for outcome in outcomes if isinstance(outcome, list)]
+    assert "Multi-factor authentication is already enabled." in outcomes
+    with app.app_context():
+        stored = {row.code_hash for row in session.exec(select(RecoveryCode)).all()}
+        assert stored == {hash_recovery_code(code) for code in codes}

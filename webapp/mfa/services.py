@@ -170,11 +170,17 @@ def confirm_enrolment(
 def _enable(
     session: Session, user: User, credential: TotpCredential, last_step: int, now: datetime
 ) -> list[str]:
-    credential.confirmed_at = now
-    credential.pending_expires_at = None
-    # Both enrolment codes count as used: neither can sign in later.
-    credential.last_used_step = last_step
-    session.add(credential)
+    table = TotpCredential.__table__
+    confirmed = session.execute(
+        sa.update(table)
+        .where(table.c.id == credential.id, table.c.confirmed_at.is_(None))
+        # Both enrolment codes count as used: neither can sign in later.
+        .values(confirmed_at=now, pending_expires_at=None, last_used_step=last_step)
+    ).rowcount
+    if not confirmed:
+        # Another tab saved first; its recovery codes must stay the valid ones.
+        session.rollback()
+        raise EnrolmentError("Multi-factor authentication is already enabled.")
     user.mfa_enabled = True
     user.mfa_enabled_at = now
     user.mfa_deadline = None
