@@ -131,5 +131,6 @@ def demo() -> None:
 
 def register(app: Flask) -> None:
     """Add the commands to `app.cli`."""
-    for group in (db_cli, systems_cli, users_cli, demo, keys_cli):
+    for group in (db_cli, systems_cli, users_cli, demo):
         app.cli.add_command(group)
+    app.cli.add_command(keys_cli)
