@@ -132,3 +132,6 @@ def register(app: Flask) -> None:
     """Add the commands to `app.cli`."""
     for group in (db_cli, systems_cli, users_cli, demo):
         app.cli.add_command(group)
+    from webapp.mfa.commands import keys_cli
+
+    app.cli.add_command(keys_cli)

@@ -1,33 +1,115 @@
-"""Sign-in and sign-out routes (thin: the logic is in services)."""
+"""Sign-in (password, then the code step) and sign-out. Thin: logic is in services."""
 
 from __future__ import annotations
 
 from flask import flash, redirect, request, url_for
 from flask_login import current_user
 
-from webapp.auth import bp, services, sessions
-from webapp.auth.forms import SignInForm
-from webapp.extensions import db
+from webapp.auth import bp, pending, services, sessions
+from webapp.auth.forms import RecoveryForm, SignInForm, VerifyForm
+from webapp.extensions import db, limiter
 from webapp.htmx import render_page
+from webapp.mfa import enforcement, throttle
+from webapp.mfa import services as mfa
+from webapp.models import User, utcnow
 
 SIGN_IN_FAILED = "The email or password is incorrect."
+SIGN_IN_EXPIRED = "Your sign-in expired. Please sign in again."
+# Per client (IP), on top of the per-user throttle that no client can dodge.
+SIGN_IN_LIMIT = "10 per minute; 100 per hour"
+CODE_LIMIT = "10 per minute; 60 per hour"
+RECOVERY_WRONG = "That recovery code is not right or was already used."
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
+@limiter.limit(SIGN_IN_LIMIT, methods=["POST"])
 def sign_in():
     if current_user.is_authenticated:
         return redirect(url_for("mfa.profile"))
     form = SignInForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
         user = services.authenticate(db.session, form.email.data, form.password.data)
+        if user is not None and user.mfa_enabled:
+            pending.begin(db.session, user, utcnow(), services.safe_next(form.next.data))
+            return redirect(url_for("auth.verify"))
         if user is not None:
-            sessions.start_session(user)
-            services.record_sign_in(db.session, user)
-            db.session.commit()
-            return redirect(services.safe_next(form.next.data) or url_for("mfa.profile"))
+            return finish_sign_in(user, form.next.data)
         form.form_errors.append(SIGN_IN_FAILED)
     status = 422 if request.method == "POST" else 200
     return render_page("auth/sign_in.html", block="content", status=status, form=form)
+
+
+def finish_sign_in(user: User, next_target: str | None, notice: str | None = None):
+    """Log in on a fresh session; then the MFA prompt, if the user's system asks for one."""
+    sessions.start_session(user)
+    if notice:
+        flash(notice, "info")
+    services.record_sign_in(db.session, user)
+    db.session.commit()
+    target = services.safe_next(next_target) or url_for("mfa.profile")
+    if enforcement.requirement_for_current_user().prompts:
+        return redirect(url_for("mfa.prompt", next=target))
+    return redirect(target)
+
+
+@bp.route("/sign-in/verify", methods=["GET", "POST"])
+@limiter.limit(CODE_LIMIT, methods=["POST"])
+def verify():
+    return code_step(VerifyForm, "auth/verify.html", mfa.check_totp)
+
+
+@bp.route("/sign-in/recovery", methods=["GET", "POST"])
+@limiter.limit(CODE_LIMIT, methods=["POST"])
+def recovery():
+    return code_step(RecoveryForm, "auth/recovery.html", mfa.check_recovery_code)
+
+
+def code_step(form_class, template: str, check):
+    """The second step: a code (or recovery code) for the pending user only."""
+    now = utcnow()
+    user = pending.pending_user(db.session, now)
+    if user is None:
+        flash(SIGN_IN_EXPIRED, "error")
+        return redirect(url_for("auth.sign_in"))
+    form = form_class()
+    status = 200
+    if form.validate_on_submit():
+        result = check(db.session, user, form.code.data, now, where="sign_in")
+        if result.accepted and pending.consume(db.session, now):
+            notice = None
+            if result.recovery_codes_left is not None:
+                notice = recovery_codes_left_message(result.recovery_codes_left)
+            return finish_sign_in(user, pending.next_target(), notice)
+        db.session.commit()
+        if result.accepted:
+            flash(SIGN_IN_EXPIRED, "error")
+            return redirect(url_for("auth.sign_in"))
+        if result.outcome is mfa.Outcome.LOCKED:
+            status = 429
+        else:
+            status = 422
+            form.code.errors.append(
+                RECOVERY_WRONG if form_class is RecoveryForm else mfa.OUTCOME_MESSAGES[result.outcome]
+            )
+    elif request.method == "POST":
+        status = 422
+    locked_until = throttle.current_lock(user, now)
+    return render_page(
+        template,
+        block="content",
+        status=status,
+        form=form,
+        locked=mfa.locked_message(locked_until) if locked_until else None,
+    )
+
+
+def recovery_codes_left_message(left: int) -> str:
+    if left == 0:
+        return (
+            "Recovery code accepted. You have no recovery codes left: "
+            "make new ones on My Profile."
+        )
+    return f"Recovery code accepted. You have {left} recovery code{'s' if left != 1 else ''} left."
 
 
 @bp.route("/sign-out", methods=["POST"])

@@ -1,17 +1,214 @@
-"""My Profile routes."""
+"""My Profile and the user's own MFA (thin: the logic is in services)."""
 
 from __future__ import annotations
 
-from flask_login import current_user, login_required
+from flask import flash, redirect, request, url_for
+from flask_login import current_user, login_required, login_user
 
+from webapp.auth.services import safe_next
 from webapp.extensions import db
-from webapp.htmx import render_page
-from webapp.mfa import bp
-from webapp.models import System
+from webapp.htmx import render_page, wants_fragment
+from webapp.mfa import bp, enforcement, services, throttle, totp
+from webapp.mfa.forms import DeactivateForm, RecoveryCodesForm, SetupForm
+from webapp.models import System, TotpCredential, User, utcnow
+
+DEACTIVATED = "Multi-factor authentication is now off."
+
+
+def me() -> User:
+    """The signed-in user as a database object (not the proxy)."""
+    return current_user._get_current_object()
+
+
+def my_system() -> System:
+    return db.session.get(System, current_user.system_id)
 
 
 @bp.route("/profile")
 @login_required
 def profile():
-    system = db.session.get(System, current_user.system_id)
-    return render_page("mfa/profile.html", block="content", user=current_user, system=system)
+    return render_profile()
+
+
+def render_profile(block: str = "content", notice: str | None = None):
+    return render_page(
+        "mfa/profile.html", block=block, user=me(), system=my_system(), notice=notice
+    )
+
+
+# --- enrolment --------------------------------------------------------------
+
+
+@bp.route("/profile/mfa/setup")
+@login_required
+def setup():
+    """The setup dialog (a whole page without JavaScript). GET changes nothing:
+    it shows the live pending key, or offers to start.
+    """
+    if current_user.mfa_enabled:
+        return redirect(url_for("mfa.profile"))
+    credential = services.pending_enrolment(db.session, me(), utcnow())
+    show_secret = request.args.get("show") == "secret"
+    block = "secret_key" if show_secret and credential else "dialog"
+    return render_setup(credential, show_secret=show_secret, block=block)
+
+
+@bp.route("/profile/mfa/setup", methods=["POST"])
+@login_required
+def start_setup():
+    """ "Activate": make (or reuse) the pending key and open the dialog."""
+    if current_user.mfa_enabled:
+        return redirect(url_for("mfa.profile"))
+    credential = services.start_enrolment(db.session, me(), utcnow())
+    if wants_fragment():
+        return render_setup(credential)
+    return redirect(url_for("mfa.setup"))
+
+
+@bp.route("/profile/mfa/setup/confirm", methods=["POST"])
+@login_required
+def confirm_setup():
+    """ "Save": two consecutive codes turn MFA on; the recovery codes are shown once."""
+    if current_user.mfa_enabled:
+        return redirect(url_for("mfa.profile"))
+    now = utcnow()
+    form = SetupForm()
+    if form.validate_on_submit():
+        try:
+            codes = services.confirm_enrolment(
+                db.session, me(), form.first_code.data, form.second_code.data, now
+            )
+        except services.EnrolmentError as error:
+            form.form_errors.append(error.message)
+            status = 429 if error.locked_until else 422
+        else:
+            return render_setup(None, codes=codes)
+    else:
+        status = 422
+    return render_setup(services.pending_enrolment(db.session, me(), now), form=form, status=status)
+
+
+def render_setup(
+    credential: TotpCredential | None,
+    *,
+    form: SetupForm | None = None,
+    codes: list[str] | None = None,
+    show_secret: bool = False,
+    status: int = 200,
+    block: str = "dialog",
+):
+    user, system = me(), my_system()
+    secret = services.enrolment_secret(credential) if credential else None
+    qr = totp.qr_svg(totp.provisioning_uri(secret, user.email, system.name)) if secret else None
+    return render_page(
+        "mfa/setup.html",
+        block=block,
+        status=status,
+        user=user,
+        system=system,
+        form=form or SetupForm(formdata=None),
+        qr_svg=qr,
+        secret_key=totp.grouped(secret) if secret and show_secret else None,
+        expires_at=credential.pending_expires_at if credential else None,
+        codes=codes,
+        must_enrol=enforcement.requirement_for_current_user() is enforcement.Requirement.MUST_ENROL,
+    )
+
+
+# --- deactivate and recovery codes ------------------------------------------
+
+
+@bp.route("/profile/mfa/deactivate", methods=["GET", "POST"])
+@login_required
+def deactivate():
+    """ "Deactivate": a code from the app (or a recovery code), then "Save"."""
+    if not current_user.mfa_enabled:
+        return redirect(url_for("mfa.profile"))
+    system = my_system()
+    form = DeactivateForm()
+    status = 200
+    if system.mfa_required:
+        status = 403 if request.method == "POST" else 200
+    elif form.validate_on_submit():
+        result = services.deactivate(db.session, me(), form.code.data, utcnow())
+        if result.accepted:
+            # Every session ended with MFA; this one carries on under the new version.
+            login_user(me())
+            if wants_fragment():
+                response = render_profile(block="password_section", notice=DEACTIVATED)
+                response.headers["HX-Retarget"] = "#password-section"
+                response.headers["HX-Reswap"] = "outerHTML"
+                return response
+            flash(DEACTIVATED, "info")
+            return redirect(url_for("mfa.profile"))
+        status = code_error(form, result)
+    elif request.method == "POST":
+        status = 422
+    return render_code_dialog("mfa/deactivate.html", form, status, system=system)
+
+
+@bp.route("/profile/mfa/recovery-codes", methods=["GET", "POST"])
+@login_required
+def recovery_codes():
+    """How many recovery codes are left; new ones for a current code from the app."""
+    if not current_user.mfa_enabled:
+        return redirect(url_for("mfa.profile"))
+    form = RecoveryCodesForm()
+    status = 200
+    if form.validate_on_submit():
+        result, codes = services.regenerate_recovery_codes(
+            db.session, me(), form.code.data, utcnow()
+        )
+        if codes:
+            return render_page("mfa/recovery_codes.html", block="dialog", codes=codes, form=form)
+        status = code_error(form, result)
+    elif request.method == "POST":
+        status = 422
+    return render_code_dialog(
+        "mfa/recovery_codes.html",
+        form,
+        status,
+        left=services.recovery_codes_left(db.session, me()),
+    )
+
+
+def code_error(form, result: services.CodeCheck) -> int:
+    """Put a refused code's message on the form; the status to answer with."""
+    if result.outcome is services.Outcome.LOCKED:
+        return 429
+    form.code.errors.append(services.OUTCOME_MESSAGES[result.outcome])
+    return 422
+
+
+def render_code_dialog(template: str, form, status: int, **context):
+    db.session.commit()
+    locked_until = throttle.current_lock(me(), utcnow())
+    return render_page(
+        template,
+        block="dialog",
+        status=status,
+        form=form,
+        locked=services.locked_message(locked_until) if locked_until else None,
+        **context,
+    )
+
+
+# --- the sign-in prompt -----------------------------------------------------
+
+
+@bp.route("/mfa/prompt")
+@login_required
+def prompt():
+    """After sign-in: "Set up now" / "Remind me later" (only when the system asks)."""
+    target = safe_next(request.args.get("next")) or url_for("mfa.profile")
+    requirement = enforcement.requirement_for_current_user()
+    if not requirement.prompts:
+        return redirect(target)
+    return render_page(
+        "mfa/prompt.html",
+        requirement=requirement,
+        Requirement=enforcement.Requirement,
+        system=my_system(),
+        deadline=current_user.mfa_deadline,
+        next_target=target,
+    )

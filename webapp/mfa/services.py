@@ -1,10 +1,371 @@
-"""MFA state changes shared by My Profile (deactivate) and Admin (reset)."""
+"""The user's own MFA: enrolment, code checks (with the replay guard and the
+throttle), recovery codes, and turning MFA off (shared with the admin reset).
+"""
 
 from __future__ import annotations
 
-from sqlmodel import Session, delete
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
 
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, delete, func, select
+
+from webapp import audit, outbox
+from webapp.crypto import decrypt_secret, encrypt_secret, hash_recovery_code
+from webapp.mfa import throttle, totp
 from webapp.models import PendingSignIn, RecoveryCode, TotpCredential, User
+
+RECOVERY_CODE_COUNT = 10
+# No 0/o, 1/l/i: the codes are read off paper and typed back.
+RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+RECOVERY_CODE_PATTERN = re.compile(rf"^[{RECOVERY_ALPHABET}]{{10}}$")
+TOTP_CODE_PATTERN = re.compile(r"^[0-9]{6}$")
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"
+    WRONG = "wrong"
+    REPLAY = "replay"
+    LOCKED = "locked"
+
+
+# What a refused code's owner reads (a lock has its own message, with the time).
+OUTCOME_MESSAGES = {
+    Outcome.WRONG: "That code is not right. Check your app and try again.",
+    Outcome.REPLAY: "That code was already used. Wait for your app to show a new code.",
+}
+
+
+@dataclass(frozen=True)
+class CodeCheck:
+    """What a code check found; `locked_until` is set when the step is (now) locked."""
+
+    outcome: Outcome
+    locked_until: datetime | None = None
+    recovery_codes_left: int | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.outcome is Outcome.ACCEPTED
+
+
+class EnrolmentError(Exception):
+    """Enrolment refused; `message` is fit to show, `expired` offers a new key."""
+
+    def __init__(self, message: str, *, expired: bool = False, locked_until=None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.expired = expired
+        self.locked_until = locked_until
+
+
+def normalize_recovery_code(code: str) -> str:
+    """Recovery codes are typed with or without the dash, in any case."""
+    return code.replace("-", "").replace(" ", "").strip().lower()
+
+
+def is_recovery_code_shaped(code: str) -> bool:
+    return bool(RECOVERY_CODE_PATTERN.match(normalize_recovery_code(code)))
+
+
+# --- enrolment --------------------------------------------------------------
+
+
+def credential_of(session: Session, user: User) -> TotpCredential | None:
+    return session.exec(select(TotpCredential).where(TotpCredential.user_id == user.id)).first()
+
+
+def pending_enrolment(session: Session, user: User, now: datetime) -> TotpCredential | None:
+    """The user's unexpired, unconfirmed credential, if any."""
+    credential = credential_of(session, user)
+    if credential is None or credential.confirmed:
+        return None
+    if credential.pending_expires_at is None or credential.pending_expires_at <= now:
+        return None
+    return credential
+
+
+def start_enrolment(session: Session, user: User, now: datetime) -> TotpCredential:
+    """The pending credential to show: the live one if there is one (so two tabs
+    show the same secret), else a new secret that expires in 10 minutes.
+    Commits.
+    """
+    live = pending_enrolment(session, user, now)
+    if live is not None:
+        return live
+    credential = credential_of(session, user)
+    if credential is not None and credential.confirmed:
+        raise EnrolmentError("Multi-factor authentication is already enabled.")
+    expires = now + current_app.config["MFA_PENDING_ENROLMENT_TTL"]
+    if credential is None:
+        credential = TotpCredential(user_id=user.id, secret_encrypted="")
+    credential.secret_encrypted = encrypt_secret(totp.new_secret())
+    credential.pending_expires_at = expires
+    credential.last_used_step = 0
+    credential.created_at = now
+    session.add(credential)
+    try:
+        session.commit()
+    except IntegrityError:
+        # Another tab created one at the same moment: show that one.
+        session.rollback()
+        live = pending_enrolment(session, user, now)
+        if live is None:
+            raise
+        return live
+    return credential
+
+
+def enrolment_secret(credential: TotpCredential) -> str:
+    return decrypt_secret(credential.secret_encrypted)
+
+
+def confirm_enrolment(
+    session: Session, user: User, first: str, second: str, now: datetime
+) -> list[str]:
+    """Turn MFA on if `first` and `second` are two consecutive codes of the
+    pending secret, the first within one step of now. Records the second
+    code's step as used, audits, emails the user and returns the new recovery
+    codes (plain, to be shown once). Raises EnrolmentError and changes nothing
+    (but the wrong-code count) otherwise.
+    """
+    if first == second:
+        raise EnrolmentError(
+            "The two codes are the same. Wait for your app to show the next code "
+            "and enter that as the second code."
+        )
+    credential = credential_of(session, user)
+    if credential is not None and credential.confirmed:
+        raise EnrolmentError("Multi-factor authentication is already enabled.")
+    if pending_enrolment(session, user, now) is None:
+        raise EnrolmentError(
+            "This setup expired (a key is valid for 10 minutes). Start again to get a new key.",
+            expired=True,
+        )
+    attempt = throttle.reserve_attempt(session, user, now)
+    if not attempt.allowed:
+        raise EnrolmentError(locked_message(attempt.locked_until), locked_until=attempt.locked_until)
+    secret = enrolment_secret(credential)
+    first_step = totp.matching_step(secret, first, now)
+    if first_step is not None and secrets.compare_digest(
+        totp.code_at_step(secret, first_step + 1), second
+    ):
+        return _enable(session, user, credential, first_step + 1, now)
+    locked_until = throttle.record_failure(session, user, now, where="enrolment")
+    if locked_until:
+        raise EnrolmentError(locked_message(locked_until), locked_until=locked_until)
+    if first_step is not None:
+        raise EnrolmentError(
+            "The first code is right but the second is not the code that came next. "
+            "Enter the next code your app shows after the first one."
+        )
+    raise EnrolmentError(
+        "Those codes do not match this key. Check that your app uses the key shown "
+        "here and that your device's clock is set automatically."
+    )
+
+
+def _enable(
+    session: Session, user: User, credential: TotpCredential, last_step: int, now: datetime
+) -> list[str]:
+    credential.confirmed_at = now
+    credential.pending_expires_at = None
+    # Both enrolment codes count as used: neither can sign in later.
+    credential.last_used_step = last_step
+    session.add(credential)
+    user.mfa_enabled = True
+    user.mfa_enabled_at = now
+    user.mfa_deadline = None
+    throttle.record_success(session, user)
+    codes = replace_recovery_codes(session, user, now)
+    audit.record(
+        session,
+        system_id=user.system_id,
+        action=audit.Action.MFA_ENABLED,
+        actor_id=user.id,
+        subject_id=user.id,
+    )
+    email_id = _email_user(session, user, "mfa_enabled", "Multi-factor authentication is on", now)
+    session.commit()
+    outbox.request_delivery([email_id] if email_id else [])
+    return codes
+
+
+def _email_user(session: Session, user: User, template: str, subject: str, now: datetime):
+    return outbox.queue_email(
+        session,
+        kind=template,
+        recipient=user.email,
+        subject=subject,
+        template=template,
+        dedupe_key=f"{template}:{user.id}:{now.timestamp()}",
+        system_id=user.system_id,
+        user=user,
+        when=now,
+    )
+
+
+def locked_message(locked_until: datetime | None) -> str:
+    """What a locked user reads (times in UTC: the lock is the same everywhere)."""
+    when = locked_until.strftime("%H:%M UTC on %d %b %Y") if locked_until else "a few minutes"
+    return f"Too many wrong codes. For your security, codes are locked until {when}."
+
+
+# --- recovery codes ---------------------------------------------------------
+
+
+def _new_recovery_code() -> str:
+    raw = "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(10))
+    return f"{raw[:5]}-{raw[5:]}"
+
+
+def replace_recovery_codes(session: Session, user: User, now: datetime) -> list[str]:
+    """Replace the user's recovery codes with 10 new ones (stored hashed); return them."""
+    session.exec(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    codes = [_new_recovery_code() for _ in range(RECOVERY_CODE_COUNT)]
+    for code in codes:
+        session.add(RecoveryCode(user_id=user.id, code_hash=hash_recovery_code(code), created_at=now))
+    return codes
+
+
+def recovery_codes_left(session: Session, user: User) -> int:
+    return session.exec(
+        select(func.count())
+        .select_from(RecoveryCode)
+        .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
+    ).one()
+
+
+def regenerate_recovery_codes(session: Session, user: User, code: str, now: datetime):
+    """New recovery codes, if `code` (from the app) is right: (CodeCheck, codes or None)."""
+    check = check_totp(session, user, code, now, where="recovery_codes")
+    if not check.accepted:
+        return check, None
+    codes = replace_recovery_codes(session, user, now)
+    audit.record(
+        session,
+        system_id=user.system_id,
+        action=audit.Action.MFA_RECOVERY_CODES_REGENERATED,
+        actor_id=user.id,
+        subject_id=user.id,
+    )
+    session.commit()
+    return check, codes
+
+
+# --- code checks ------------------------------------------------------------
+
+
+def check_code(session: Session, user: User, code: str, now: datetime, *, where: str):
+    """Check a code from the app or, if it looks like one, a recovery code."""
+    if is_recovery_code_shaped(code):
+        return check_recovery_code(session, user, code, now, where=where)
+    return check_totp(session, user, code, now, where=where)
+
+
+def check_totp(session: Session, user: User, code: str, now: datetime, *, where: str) -> CodeCheck:
+    """Accept `code` once: it must match a step within ±1 of now that is later
+    than the last accepted step (RFC 6238 §5.2). The step is claimed with a
+    conditional UPDATE, so of two requests with the same code exactly one wins.
+    """
+    attempt = throttle.reserve_attempt(session, user, now)
+    if not attempt.allowed:
+        return CodeCheck(Outcome.LOCKED, locked_until=attempt.locked_until)
+    credential = credential_of(session, user)
+    step = None
+    if credential is not None and credential.confirmed:
+        step = totp.matching_step(decrypt_secret(credential.secret_encrypted), code, now)
+    if step is None:
+        return _failed(session, user, now, Outcome.WRONG, where)
+    table = TotpCredential.__table__
+    claimed = session.execute(
+        sa.update(table)
+        .where(table.c.id == credential.id, table.c.last_used_step < step)
+        .values(last_used_step=step)
+    ).rowcount
+    if not claimed:
+        audit.record(
+            session,
+            system_id=user.system_id,
+            action=audit.Action.SIGNIN_MFA_REPLAY,
+            actor_id=user.id,
+            subject_id=user.id,
+            where=where,
+            step=step,
+        )
+        return _failed(session, user, now, Outcome.REPLAY, where)
+    throttle.record_success(session, user)
+    return CodeCheck(Outcome.ACCEPTED)
+
+
+def check_recovery_code(
+    session: Session, user: User, code: str, now: datetime, *, where: str
+) -> CodeCheck:
+    """Accept an unused recovery code once (marked used with a conditional UPDATE)."""
+    attempt = throttle.reserve_attempt(session, user, now)
+    if not attempt.allowed:
+        return CodeCheck(Outcome.LOCKED, locked_until=attempt.locked_until)
+    table = RecoveryCode.__table__
+    used = session.execute(
+        sa.update(table)
+        .where(
+            table.c.user_id == user.id,
+            table.c.code_hash == hash_recovery_code(normalize_recovery_code(code)),
+            table.c.used_at.is_(None),
+        )
+        .values(used_at=now)
+    ).rowcount
+    if not used:
+        return _failed(session, user, now, Outcome.WRONG, where)
+    throttle.record_success(session, user)
+    left = recovery_codes_left(session, user)
+    audit.record(
+        session,
+        system_id=user.system_id,
+        action=audit.Action.MFA_RECOVERY_CODE_USED,
+        actor_id=user.id,
+        subject_id=user.id,
+        where=where,
+        left=left,
+    )
+    return CodeCheck(Outcome.ACCEPTED, recovery_codes_left=left)
+
+
+def _failed(session: Session, user: User, now: datetime, outcome: Outcome, where: str):
+    locked_until = throttle.record_failure(session, user, now, where=where)
+    if locked_until:
+        return CodeCheck(Outcome.LOCKED, locked_until=locked_until)
+    return CodeCheck(outcome)
+
+
+# --- turning MFA off --------------------------------------------------------
+
+
+def deactivate(session: Session, user: User, code: str, now: datetime) -> CodeCheck:
+    """Turn the user's own MFA off after a right code (app or recovery code):
+    remove everything (`remove_mfa`, which ends every session), audit, email.
+    The caller refuses first when the system requires MFA.
+    """
+    check = check_code(session, user, code, now, where="deactivate")
+    if not check.accepted:
+        return check
+    remove_mfa(session, user)
+    audit.record(
+        session,
+        system_id=user.system_id,
+        action=audit.Action.MFA_DISABLED,
+        actor_id=user.id,
+        subject_id=user.id,
+    )
+    email_id = _email_user(session, user, "mfa_disabled", "Multi-factor authentication is off", now)
+    session.commit()
+    outbox.request_delivery([email_id] if email_id else [])
+    return check
 
 
 def remove_mfa(session: Session, user: User) -> None:

@@ -1,0 +1,84 @@
+"""The pending code step: the password was right, the code is still due.
+
+The server holds it (a PendingSignIn row: user, 5-minute expiry, single use);
+the browser's session holds only a random token whose hash names the row. So
+the step is bound to this browser, and a cookie copied from an earlier
+sign-in cannot reach a later one (its token is consumed or expired).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask import current_app
+from flask import session as browser_session
+from sqlmodel import Session, select
+
+from webapp.crypto import new_token, token_hash
+from webapp.models import PendingSignIn, User
+
+TOKEN_KEY = "pending_sign_in"  # noqa: S105 (a session key name)
+NEXT_KEY = "pending_next"
+
+
+def begin(session: Session, user: User, now: datetime, next_target: str | None) -> None:
+    """Start the code step for `user` on a fresh browser session (commits)."""
+    token = new_token()
+    session.add(
+        PendingSignIn(
+            token_hash=token_hash(token),
+            user_id=user.id,
+            expires_at=now + current_app.config["MFA_PENDING_SIGN_IN_TTL"],
+            created_at=now,
+        )
+    )
+    session.commit()
+    browser_session.clear()
+    browser_session.permanent = True
+    browser_session[TOKEN_KEY] = token
+    if next_target:
+        browser_session[NEXT_KEY] = next_target
+
+
+def _live(token: str, now: datetime):
+    return (
+        PendingSignIn.token_hash == token_hash(token),
+        PendingSignIn.consumed_at.is_(None),
+        PendingSignIn.expires_at > now,
+    )
+
+
+def pending_user(session: Session, now: datetime) -> User | None:
+    """The user whose code step this browser is at, if it is live."""
+    token = browser_session.get(TOKEN_KEY)
+    if not isinstance(token, str) or not token:
+        return None
+    user = session.exec(
+        select(User).join(PendingSignIn, PendingSignIn.user_id == User.id).where(*_live(token, now))
+    ).first()
+    return user if user is not None and user.active else None
+
+
+def consume(session: Session, now: datetime) -> bool:
+    """Use the pending step up (once: a conditional UPDATE); the caller commits."""
+    token = browser_session.get(TOKEN_KEY)
+    if not isinstance(token, str) or not token:
+        return False
+    table = PendingSignIn.__table__
+    return (
+        session.execute(
+            sa.update(table)
+            .where(
+                table.c.token_hash == token_hash(token),
+                table.c.consumed_at.is_(None),
+                table.c.expires_at > now,
+            )
+            .values(consumed_at=now)
+        ).rowcount
+        == 1
+    )
+
+
+def next_target() -> str | None:
+    return browser_session.get(NEXT_KEY)

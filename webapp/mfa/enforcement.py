@@ -1,0 +1,77 @@
+"""Who must set up MFA, and when (DESIGN.md §3): one rule, one place.
+
+- A user with MFA: nothing.
+- The system requires MFA: with no deadline, or past it, the user MUST enrol
+  before reaching anything else; before the deadline each sign-in prompts
+  (skippable) and says by when.
+- Else, a system that must comply (NZ/AU and linked to accounting): every
+  sign-in prompts, explaining the tax authorities' advice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from flask import Response, redirect, request, url_for
+from flask_login import current_user
+
+from webapp.extensions import db
+from webapp.models import System, User, utcnow
+
+
+class Requirement(StrEnum):
+    NONE = "none"
+    MUST_ENROL = "must_enrol"
+    PROMPT_DEADLINE = "prompt_deadline"
+    PROMPT_COMPLIANCE = "prompt_compliance"
+
+    @property
+    def prompts(self) -> bool:
+        return self in (Requirement.PROMPT_DEADLINE, Requirement.PROMPT_COMPLIANCE)
+
+
+def mfa_requirement(user: User, system: System, now: datetime) -> Requirement:
+    """What `user` of `system` must do about MFA at `now`."""
+    if user.mfa_enabled:
+        return Requirement.NONE
+    if system.mfa_required:
+        if user.mfa_deadline is None or now >= user.mfa_deadline:
+            return Requirement.MUST_ENROL
+        return Requirement.PROMPT_DEADLINE
+    if system.compliance_required:
+        return Requirement.PROMPT_COMPLIANCE
+    return Requirement.NONE
+
+
+# What a user who must enrol may still reach: the enrolment pages, sign-out, static.
+ENROLMENT_ENDPOINTS = frozenset(
+    {
+        "static",
+        "auth.sign_out",
+        "mfa.setup",
+        "mfa.start_setup",
+        "mfa.confirm_setup",
+    }
+)
+
+
+def requirement_for_current_user(now: datetime | None = None) -> Requirement:
+    system = db.session.get(System, current_user.system_id)
+    return mfa_requirement(current_user, system, now or utcnow())
+
+
+def enforce_enrolment():
+    """Before every request: a signed-in user who must enrol goes to the setup
+    page (htmx requests are redirected as a whole page, not swapped in).
+    """
+    if request.endpoint in ENROLMENT_ENDPOINTS or request.endpoint is None:
+        return None
+    if not current_user.is_authenticated or current_user.mfa_enabled:
+        return None
+    if requirement_for_current_user() is not Requirement.MUST_ENROL:
+        return None
+    target = url_for("mfa.setup")
+    if request.headers.get("HX-Request"):
+        return Response(status=200, headers={"HX-Redirect": target})
+    return redirect(target)
