@@ -9,9 +9,11 @@ their own venvs.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -34,6 +36,7 @@ RESULTS = BENCH / "results"
 WORK = BENCH / ".work"
 PEER_PYTHON = BENCH / ".venv" / "bin" / "python"
 
+FIRMGUARD = "Firmguard"
 PASSWORD = "bench-password-1234"
 STEP_SECONDS = 30
 # Firmguard's defaults (RFC 9106's second option); the peer gets the same.
@@ -65,6 +68,63 @@ def load_json(path: Path):
 def write_json(path: Path, data) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def new_workdir(work: Path) -> None:
+    """An empty work folder with a fresh random secret for this run's apps."""
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    work.joinpath("secret").write_text(secrets.token_urlsafe(48))
+
+
+# --- Firmguard -----------------------------------------------------------------
+
+
+def firmguard_env(work: Path, *, rate_limited: bool) -> dict[str, str]:
+    """Firmguard's environment for a run: SQLite in `work`, this run's keys."""
+    secret = work.joinpath("secret").read_text()
+    return {
+        "FIRMGUARD_ENV": "development",
+        "DATABASE_URL": f"sqlite:///{work / 'firmguard.sqlite'}",
+        "SECRET_KEY": secret,
+        "MFA_ENCRYPTION_KEYS": base64.urlsafe_b64encode(secret.encode()[:32]).decode(),
+        "MAIL_FILE_DIR": str(work / "mail"),
+        "REDIS_URL": "",  # in-process limits and jobs: no shared service is touched
+        "RATELIMIT_ENABLED": "true" if rate_limited else "false",
+        **ARGON2,
+    }
+
+
+def seed_firmguard(work: Path, *, users: int, admins: int = 0, without_mfa: int = 0) -> None:
+    """Migrate and seed Firmguard's database (bench/firmguard_seed.py, in its venv)."""
+    run_python(
+        firmguard_python(),
+        [
+            "bench/firmguard_seed.py",
+            f"--users={users}",
+            f"--admins={admins}",
+            f"--without-mfa={without_mfa}",
+            f"--password={PASSWORD}",
+            f"--out={work / 'firmguard_users.json'}",
+        ],
+        firmguard_env(work, rate_limited=False),
+    )
+
+
+def firmguard_server(work: Path, *, rate_limited: bool) -> Server:
+    label = "rate-limited" if rate_limited else "unthrottled"
+    return Server(
+        f"{FIRMGUARD} ({label})",
+        firmguard_python(),
+        "wsgi:app",
+        cwd=REPO,
+        env=firmguard_env(work, rate_limited=rate_limited),
+        log=work / f"firmguard-{label}.log",
+    )
+
+
+def firmguard_app(server: Server) -> AppUnderTest:
+    return AppUnderTest(FIRMGUARD, server.base_url, "/sign-in", "/sign-in/verify", "/profile")
 
 
 # --- servers -----------------------------------------------------------------

@@ -21,14 +21,11 @@ bench/results/signin.json. Run it through scripts/bench, which makes the venvs.
 from __future__ import annotations
 
 import argparse
-import base64
 import re
-import secrets
-import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
@@ -36,6 +33,7 @@ import requests
 from common import (
     ARGON2,
     BENCH,
+    FIRMGUARD,
     PASSWORD,
     PEER_PYTHON,
     REPO,
@@ -51,14 +49,17 @@ from common import (
     code_at,
     current_step,
     find_form,
-    firmguard_python,
+    firmguard_app,
+    firmguard_server,
     load_json,
     load_users,
     machine,
+    new_workdir,
     open_code_step,
     ratio,
     run_python,
     seconds_left_in_step,
+    seed_firmguard,
     sign_in_with_code,
     start_sign_in,
     submit_code,
@@ -67,7 +68,6 @@ from common import (
     wrong_code,
 )
 
-FIRMGUARD = "Firmguard"
 PEER = "Flask-Security-Too"
 PROBE_USERS = 40
 MAX_OFFSET = 10
@@ -76,21 +76,6 @@ LOCK_WORDS = re.compile(r"lock|too many|try again (in|later|after)", re.IGNORECA
 
 
 # --- setting up ------------------------------------------------------------------
-
-
-def firmguard_env(work: Path, *, rate_limited: bool) -> dict[str, str]:
-    return {
-        "FIRMGUARD_ENV": "development",
-        "DATABASE_URL": f"sqlite:///{work / 'firmguard.sqlite'}",
-        "SECRET_KEY": work.joinpath("secret").read_text(),
-        "MFA_ENCRYPTION_KEYS": base64.urlsafe_b64encode(
-            work.joinpath("secret").read_bytes()[:32]
-        ).decode(),
-        "MAIL_FILE_DIR": str(work / "mail"),
-        "REDIS_URL": "",  # in-process limits and jobs: nothing shared is touched
-        "RATELIMIT_ENABLED": "true" if rate_limited else "false",
-        **ARGON2,
-    }
 
 
 def peer_env(work: Path) -> dict[str, str]:
@@ -106,23 +91,9 @@ def peer_env(work: Path) -> dict[str, str]:
 
 def prepare(work: Path, users: int) -> dict:
     """Fresh databases for both apps, seeded with `users` users each."""
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    work.joinpath("secret").write_text(secrets.token_urlsafe(48))
+    new_workdir(work)
     started = time.monotonic()
-    run_python(
-        firmguard_python(),
-        [
-            "bench/firmguard_seed.py",
-            "--users",
-            str(users),
-            "--password",
-            PASSWORD,
-            "--out",
-            str(work / "firmguard_users.json"),
-        ],
-        firmguard_env(work, rate_limited=False),
-    )
+    seed_firmguard(work, users=users)
     run_python(
         PEER_PYTHON,
         [
@@ -143,18 +114,6 @@ def prepare(work: Path, users: int) -> dict:
     }
 
 
-def firmguard_server(work: Path, *, rate_limited: bool) -> Server:
-    label = "rate-limited" if rate_limited else "unthrottled"
-    return Server(
-        f"{FIRMGUARD} ({label})",
-        firmguard_python(),
-        "wsgi:app",
-        cwd=REPO,
-        env=firmguard_env(work, rate_limited=rate_limited),
-        log=work / f"firmguard-{label}.log",
-    )
-
-
 def peer_server(work: Path) -> Server:
     return Server(
         PEER,
@@ -164,10 +123,6 @@ def peer_server(work: Path) -> Server:
         env=peer_env(work),
         log=work / "peer.log",
     )
-
-
-def firmguard_app(server: Server) -> AppUnderTest:
-    return AppUnderTest(FIRMGUARD, server.base_url, "/sign-in", "/sign-in/verify", "/profile")
 
 
 def peer_app(server: Server) -> AppUnderTest:
@@ -275,65 +230,162 @@ def retry_after(response: requests.Response | None) -> float:
     return min(float(value), 65.0) if value.isdigit() else 61.0
 
 
-def fresh_code_step(app: AppUnderTest, user: BenchUser, notes: list[str]):
-    """A new browser session at the code step for `user`: (session, page, form).
+def is_client_throttle(response: requests.Response) -> bool:
+    """A per-client rate limit (429 with no code form), as opposed to a per-user lock."""
+    return response.status_code == 429 and find_form(response.text, "code") is None
 
-    A per-client throttle on the password step is waited out (once), since it
-    is not what these probes measure; it is noted.
+
+class Prober:
+    """Runs the probes against one app, a new user for each try.
+
+    A per-client throttle (429 without the code form) met outside the
+    wrong-code probe is waited out and noted: it is not what those probes
+    measure. The wrong-code probe runs first, so it meets only its own limits.
     """
-    for attempt in (1, 2):
-        http = requests.Session()
+
+    def __init__(self, app: AppUnderTest, users: list[BenchUser]):
+        self.app = app
+        self._users = iter(users)
+        self.notes: list[str] = []
+
+    def user(self) -> BenchUser:
+        return next(self._users)
+
+    def _wait(self, response: requests.Response | None, where: str) -> None:
+        wait = retry_after(response)
+        self.notes.append(f"{where} throttled per client (429); waited {wait:.0f} s")
+        time.sleep(wait)
+
+    def code_step(self, user: BenchUser):
+        """A new browser session at the code step for `user`: (session, page, form)."""
+        for attempt in range(3):
+            http = requests.Session()
+            try:
+                url = start_sign_in(http, self.app, user.email)
+            except FlowError as error:
+                if error.status != 429 or attempt == 2:
+                    raise
+                self._wait(error.response, "password step")
+                continue
+            page, form = open_code_step(http, url)
+            if form is None:
+                raise FlowError("code page", page, "no code form")
+            return http, page, form
+        raise AssertionError("unreachable")
+
+    def submit(self, http, page, form, code_for: Callable[[], str]) -> requests.Response:
+        """Submit a code (computed when sent), waiting out a per-client throttle."""
+        for attempt in range(3):
+            response = submit_code(http, page, form, code_for())
+            if not is_client_throttle(response) or attempt == 2:
+                return response
+            self._wait(response, "code step")
+        raise AssertionError("unreachable")
+
+    def signed_in(self, http, response) -> bool:
+        return code_accepted(http, self.app, response)
+
+    # -- the probes --
+
+    def wrong_codes(self) -> dict:
+        """Wrong codes in a row until the answer differs from the first wrong-code
+        answer (a lock or a throttle); then the right code, in the same session and
+        in a new sign-in, tells whether the lock holds.
+        """
+        user = self.user()
+        http, page, form = self.code_step(user)
+        baseline = lock_at = lock_answer = None
+        for attempt in range(1, MAX_WRONG_CODES + 1):
+            response = submit_code(http, page, form, wrong_code(user.secret))
+            if self.signed_in(http, response):
+                return {"wrong_code_accepted_at": attempt}
+            signature = _signature(response)
+            if baseline is None:
+                baseline = signature
+            elif signature != baseline:
+                lock_at, lock_answer = attempt, _answer_text(response)
+                break
+            page, form = response, find_form(response.text, "code") or form
+        right = submit_code(http, page, form, code_at(user.secret, current_step()))
+        result = {
+            "lock_at_attempt": lock_at,
+            "tried_up_to": MAX_WRONG_CODES,
+            "wrong_code_answer": f"HTTP {baseline[0]}",
+            "lock_answer": lock_answer,
+            "right_code_accepted_after_wrong_codes": self.signed_in(http, right),
+        }
         try:
-            url = start_sign_in(http, app, user.email)
+            http, page, form = self.code_step(user)
+            # The next step's code: inside both apps' windows, and never used yet.
+            response = self.submit(http, page, form, lambda: code_at(user.secret, current_step(1)))
+            result["right_code_accepted_in_new_session"] = self.signed_in(http, response)
         except FlowError as error:
-            if error.status != 429 or attempt == 2:
-                raise
-            wait = retry_after(error.response)
-            notes.append(f"password step throttled (429); waited {wait:.0f} s")
-            time.sleep(wait)
-            continue
+            result["right_code_accepted_in_new_session"] = False
+            self.notes.append(f"new sign-in after the wrong codes: {error}")
+        return result
+
+    def replay(self) -> dict:
+        """Sign in with a code, then give the same code in a new sign-in, same step."""
+        for _ in range(3):
+            if seconds_left_in_step() < 15:
+                time.sleep(seconds_left_in_step() + 0.5)
+            user = self.user()
+            http, page, form = self.code_step(user)
+            step = current_step()
+            code = code_at(user.secret, step)
+            first = self.submit(http, page, form, lambda code=code: code)
+            if not self.signed_in(http, first):
+                raise FlowError("code", first, "replay probe: first use refused")
+            http, page, form = self.code_step(user)
+            second = self.submit(http, page, form, lambda code=code: code)
+            if current_step() != step:
+                continue  # the step ended meanwhile (a throttle wait): again, another user
+            return {"accepted": self.signed_in(http, second), "status": second.status_code}
+        return {"accepted": None, "status": None, "note": "time-step ended each time"}
+
+    def clock_offset(self) -> dict:
+        """The widest offset, ahead and behind, whose code is accepted."""
+        widest = {}
+        for direction, label in ((1, "ahead"), (-1, "behind")):
+            widest[label] = 0
+            for offset in range(1, MAX_OFFSET + 1):
+                user = self.user()
+                http, page, form = self.code_step(user)
+                response = self.submit(
+                    http,
+                    page,
+                    form,
+                    lambda user=user, shift=direction * offset: code_at(
+                        user.secret, current_step(shift)
+                    ),
+                )
+                if not self.signed_in(http, response):
+                    break
+                widest[label] = offset
+        return {**widest, "tried_up_to": MAX_OFFSET}
+
+    def cookie_reuse(self) -> dict:
+        """Capture the cookies after the password step, complete the sign-in, reuse them."""
+        user = self.user()
+        http = requests.Session()
+        url = start_sign_in(http, self.app, user.email)
+        captured = http.cookies.copy()
         page, form = open_code_step(http, url)
         if form is None:
-            raise FlowError("code page", page, "no code form")
-        return http, page, form
-    raise AssertionError("unreachable")
-
-
-def probe_replay(app: AppUnderTest, users: Iterator[BenchUser], notes: list[str]) -> dict:
-    """Sign in with a code, then give the same code again in a new sign-in, same step."""
-    for _ in range(2):
-        if seconds_left_in_step() < 15:
-            time.sleep(seconds_left_in_step() + 0.5)
-        user = next(users)
-        http, page, form = fresh_code_step(app, user, notes)
+            raise FlowError("code page", page, "cookie probe: no code form")
         step = current_step()
-        code = code_at(user.secret, step)
-        first = submit_code(http, page, form, code)
-        if not code_accepted(http, app, first):
-            raise FlowError("code", first, "replay probe: first use refused")
-        http, page, form = fresh_code_step(app, user, notes)
-        if current_step() != step:
-            continue  # the step ended in between: try again with another user
-        second = submit_code(http, page, form, code)
-        return {"accepted": code_accepted(http, app, second), "status": second.status_code}
-    return {"accepted": None, "status": None, "note": "time-step ended twice; inconclusive"}
-
-
-def probe_clock_offset(app: AppUnderTest, users: Iterator[BenchUser], notes: list[str]) -> dict:
-    """The widest offset, ahead and behind, whose code is accepted (a new user each try)."""
-    widest = {}
-    for direction, label in ((1, "ahead"), (-1, "behind")):
-        widest[label] = 0
-        for offset in range(1, MAX_OFFSET + 1):
-            user = next(users)
-            http, page, form = fresh_code_step(app, user, notes)
-            response = submit_code(
-                http, page, form, code_at(user.secret, current_step(direction * offset))
-            )
-            if not code_accepted(http, app, response):
-                break
-            widest[label] = offset
-    return {**widest, "tried_up_to": MAX_OFFSET}
+        response = self.submit(http, page, form, lambda: code_at(user.secret, step))
+        if not self.signed_in(http, response):
+            raise FlowError("code", response, "cookie probe: sign-in refused")
+        attacker = requests.Session()
+        attacker.cookies.update(captured)
+        page, form = open_code_step(attacker, url)
+        result = {"reached_code_step": form is not None, "status": page.status_code}
+        if form is not None:
+            # A fresh code (the next step's: no replay rule involved) with the old cookie.
+            response = self.submit(attacker, page, form, lambda: code_at(user.secret, step + 1))
+            result["signed_in_with_fresh_code"] = self.signed_in(attacker, response)
+        return result
 
 
 def _signature(response: requests.Response) -> tuple:
@@ -344,51 +396,8 @@ def _signature(response: requests.Response) -> tuple:
     )
 
 
-def probe_wrong_codes(app: AppUnderTest, users: Iterator[BenchUser], notes: list[str]) -> dict:
-    """Wrong codes in a row until the answer changes from the first wrong-code answer.
-
-    Then the right code in the same session and in a new one tells whether a
-    lock really holds.
-    """
-    user = next(users)
-    http, page, form = fresh_code_step(app, user, notes)
-    baseline = None
-    locked_at = None
-    lock_answer = None
-    for attempt in range(1, MAX_WRONG_CODES + 1):
-        response = submit_code(http, page, form, wrong_code(user.secret))
-        if code_accepted(http, app, response):
-            return {"wrong_code_accepted_at": attempt}
-        signature = _signature(response)
-        if baseline is None:
-            baseline = signature
-        elif signature != baseline:
-            locked_at = attempt
-            lock_answer = _answer_text(response)
-            break
-        page, form = response, find_form(response.text, "code") or form
-    right_now = submit_code(http, page, form, code_at(user.secret, current_step()))
-    right_after_wrong_codes = code_accepted(http, app, right_now)
-    try:
-        http, page, form = fresh_code_step(app, user, notes)
-        # The next step's code: accepted by both apps' windows, and never used yet.
-        next_code = code_at(user.secret, current_step(1))
-        right_in_new_session = code_accepted(http, app, submit_code(http, page, form, next_code))
-    except FlowError as error:
-        right_in_new_session = False
-        notes.append(f"new sign-in after the wrong codes: {error}")
-    return {
-        "wrong_codes_before_lockout": (locked_at - 1) if locked_at else None,
-        "tried_up_to": MAX_WRONG_CODES,
-        "wrong_code_answer": f"HTTP {baseline[0]}" if baseline else None,
-        "lock_answer": lock_answer,
-        "right_code_accepted_after_wrong_codes": right_after_wrong_codes,
-        "right_code_accepted_in_new_session": right_in_new_session,
-    }
-
-
 def _answer_text(response: requests.Response) -> str:
-    """The visible message of an answer (status and the lock wording around it)."""
+    """The status and the visible lock or throttle message of an answer."""
     match = LOCK_WORDS.search(response.text)
     if match is None:
         return f"HTTP {response.status_code}"
@@ -397,40 +406,15 @@ def _answer_text(response: requests.Response) -> str:
     return f"HTTP {response.status_code}: {response.text[start:end].strip()}"
 
 
-def probe_cookie_reuse(app: AppUnderTest, users: Iterator[BenchUser], notes: list[str]) -> dict:
-    """Capture the cookies after the password step, complete the sign-in, reuse them."""
-    user = next(users)
-    http = requests.Session()
-    url = start_sign_in(http, app, user.email)
-    captured = http.cookies.copy()
-    page, form = open_code_step(http, url)
-    if form is None:
-        raise FlowError("code page", page, "cookie probe: no code form")
-    step = current_step()
-    response = submit_code(http, page, form, code_at(user.secret, step))
-    if not code_accepted(http, app, response):
-        raise FlowError("code", response, "cookie probe: sign-in refused")
-    attacker = requests.Session()
-    attacker.cookies.update(captured)
-    page, form = open_code_step(attacker, url)
-    result = {"reached_code_step": form is not None, "status": page.status_code}
-    if form is not None:
-        # A fresh code (next step, so no replay rule is involved) with the old cookie.
-        response = submit_code(attacker, page, form, code_at(user.secret, step + 1))
-        result["signed_in_with_fresh_code"] = code_accepted(attacker, app, response)
-    return result
-
-
 def probes(app: AppUnderTest, users: list[BenchUser]) -> dict:
-    supply = iter(users)
-    notes: list[str] = []
+    prober = Prober(app, users)
     result = {
-        "replayed_code_same_step": probe_replay(app, supply, notes),
-        "clock_offset_steps": probe_clock_offset(app, supply, notes),
-        "wrong_codes": probe_wrong_codes(app, supply, notes),
-        "cookie_after_password_step": probe_cookie_reuse(app, supply, notes),
+        "wrong_codes": prober.wrong_codes(),
+        "replayed_code_same_step": prober.replay(),
+        "clock_offset_steps": prober.clock_offset(),
+        "cookie_after_password_step": prober.cookie_reuse(),
     }
-    result["notes"] = notes
+    result["notes"] = prober.notes
     return result
 
 
@@ -449,12 +433,9 @@ def _yes_no(value) -> str:
 def _wrong_codes(probe: dict) -> str:
     if "wrong_code_accepted_at" in probe:
         return f"a wrong code was accepted (attempt {probe['wrong_code_accepted_at']})"
-    if probe["wrong_codes_before_lockout"] is None:
-        held = (
-            "right code still accepted" if probe["right_code_accepted_after_wrong_codes"] else "?"
-        )
-        return f"no lockout after {probe['tried_up_to']} ({held})"
-    return f"{probe['wrong_codes_before_lockout']}, then {probe['lock_answer']}"
+    if probe["lock_at_attempt"] is None:
+        return f"no lockout after {probe['tried_up_to']}"
+    return f"locked at wrong code {probe['lock_at_attempt']} ({probe['lock_answer']})"
 
 
 def _cookie(probe: dict) -> str:
@@ -477,8 +458,9 @@ def verdicts(results: dict) -> dict:
         "code_step_p50_at_most_half_of_peer": code_ratio is not None and code_ratio <= 0.5,
         "sign_ins_per_second_at_least_peer": rate_ratio is not None and rate_ratio >= 1.0,
         "refuses_replayed_code": probe["replayed_code_same_step"]["accepted"] is False,
-        "locks_after_wrong_codes": wrong.get("wrong_codes_before_lockout") is not None
-        and not wrong["right_code_accepted_after_wrong_codes"],
+        "locks_after_wrong_codes": wrong.get("lock_at_attempt") is not None
+        and not wrong["right_code_accepted_after_wrong_codes"]
+        and not wrong["right_code_accepted_in_new_session"],
         "refuses_reused_password_step_cookie": not probe["cookie_after_password_step"][
             "reached_code_step"
         ],
@@ -655,7 +637,7 @@ def main() -> None:
     print()
     for name, ok in results["verdicts"].items():
         print(f"{'PASS' if ok else 'FAIL'}  {name.replace('_', ' ')}")
-    print(f"\nRaw figures: {args.out.relative_to(REPO)}")
+    print(f"\nRaw figures: {args.out}")
 
 
 if __name__ == "__main__":
