@@ -12,6 +12,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from webapp import accounts
 from webapp.extensions import db
+from webapp.mfa.commands import keys_cli
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -132,6 +133,4 @@ def register(app: Flask) -> None:
     """Add the commands to `app.cli`."""
     for group in (db_cli, systems_cli, users_cli, demo):
         app.cli.add_command(group)
-    from webapp.mfa.commands import keys_cli
-
     app.cli.add_command(keys_cli)

@@ -89,7 +89,9 @@ def code_step(form_class, template: str, check):
         else:
             status = 422
             form.code.errors.append(
-                RECOVERY_WRONG if form_class is RecoveryForm else mfa.OUTCOME_MESSAGES[result.outcome]
+                RECOVERY_WRONG
+                if form_class is RecoveryForm
+                else mfa.OUTCOME_MESSAGES[result.outcome]
             )
     elif request.method == "POST":
         status = 422
@@ -106,8 +108,7 @@ def code_step(form_class, template: str, check):
 def recovery_codes_left_message(left: int) -> str:
     if left == 0:
         return (
-            "Recovery code accepted. You have no recovery codes left: "
-            "make new ones on My Profile."
+            "Recovery code accepted. You have no recovery codes left: make new ones on My Profile."
         )
     return f"Recovery code accepted. You have {left} recovery code{'s' if left != 1 else ''} left."
 

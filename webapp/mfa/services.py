@@ -149,7 +149,9 @@ def confirm_enrolment(
         )
     attempt = throttle.reserve_attempt(session, user, now)
     if not attempt.allowed:
-        raise EnrolmentError(locked_message(attempt.locked_until), locked_until=attempt.locked_until)
+        raise EnrolmentError(
+            locked_message(attempt.locked_until), locked_until=attempt.locked_until
+        )
     secret = enrolment_secret(credential)
     first_step = totp.matching_step(secret, first, now)
     if first_step is not None and secrets.compare_digest(
@@ -229,7 +231,9 @@ def replace_recovery_codes(session: Session, user: User, now: datetime) -> list[
     session.exec(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     codes = [_new_recovery_code() for _ in range(RECOVERY_CODE_COUNT)]
     for code in codes:
-        session.add(RecoveryCode(user_id=user.id, code_hash=hash_recovery_code(code), created_at=now))
+        session.add(
+            RecoveryCode(user_id=user.id, code_hash=hash_recovery_code(code), created_at=now)
+        )
     return codes
 
 
