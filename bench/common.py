@@ -111,7 +111,7 @@ def seed_firmguard(work: Path, *, users: int, admins: int = 0, without_mfa: int 
     )
 
 
-def firmguard_server(work: Path, *, rate_limited: bool) -> Server:
+def firmguard_server(work: Path, *, rate_limited: bool, workers: int = GUNICORN_WORKERS) -> Server:
     label = "rate-limited" if rate_limited else "unthrottled"
     return Server(
         f"{FIRMGUARD} ({label})",
@@ -120,6 +120,7 @@ def firmguard_server(work: Path, *, rate_limited: bool) -> Server:
         cwd=REPO,
         env=firmguard_env(work, rate_limited=rate_limited),
         log=work / f"firmguard-{label}.log",
+        workers=workers,
     )
 
 
@@ -139,9 +140,19 @@ def _gunicorn_flags(python: Path) -> list[str]:
 
 
 class Server:
-    """An app under gunicorn (2 sync workers) on a free loopback port, for a `with` block."""
+    """An app under gunicorn (sync workers) on a free loopback port, for a `with` block."""
 
-    def __init__(self, name: str, python: Path, target: str, *, cwd: Path, env: dict, log: Path):
+    def __init__(
+        self,
+        name: str,
+        python: Path,
+        target: str,
+        *,
+        cwd: Path,
+        env: dict,
+        log: Path,
+        workers: int = GUNICORN_WORKERS,
+    ):
         self.name = name
         self.port = free_port()
         self.base_url = f"http://{HOST}:{self.port}"
@@ -151,7 +162,7 @@ class Server:
             "-m",
             "gunicorn",
             "--workers",
-            str(GUNICORN_WORKERS),
+            str(workers),
             "--bind",
             f"{HOST}:{self.port}",
             *_gunicorn_flags(python),

@@ -326,7 +326,8 @@ def table(results: dict) -> str:
     if load["errors"]:
         lines.append("Errors: " + "; ".join(f"{what} ×{n}" for what, n in load["errors"].items()))
     lines.append(
-        f"Settings: {FIRMGUARD} under gunicorn, 2 sync workers, 127.0.0.1, SQLite (WAL), "
+        f"Settings: {FIRMGUARD} under gunicorn, {settings['gunicorn_workers']} sync workers, "
+        "127.0.0.1, SQLite (WAL), "
         f"RATELIMIT_ENABLED=false, argon2id t={ARGON2['ARGON2_TIME_COST']} "
         f"m={ARGON2['ARGON2_MEMORY_COST']} p={ARGON2['ARGON2_PARALLELISM']}; "
         f"{settings['seeded']['users']} users seeded; {settings['machine']['cpus']} CPUs."
@@ -340,6 +341,9 @@ def main() -> None:
     parser.add_argument("--admins", type=int, default=8, help="simulated admins with MFA")
     parser.add_argument("--enrollers", type=int, default=8, help="simulated users without MFA")
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument(
+        "--workers", type=int, default=4, help="gunicorn workers (README's production command: 4)"
+    )
     parser.add_argument("--think", type=float, default=1.0, help="longest pause between requests")
     parser.add_argument("--out", type=Path, default=RESULTS / "load.json")
     args = parser.parse_args()
@@ -369,7 +373,7 @@ def main() -> None:
             "think_seconds": args.think,
             "actions_per_session": ACTIONS_PER_SESSION,
             "ramp_up_seconds": RAMP_UP_SECONDS,
-            "gunicorn_workers": 2,
+            "gunicorn_workers": args.workers,
             "rate_limiting": False,
             "argon2": ARGON2,
             "seeded": seeded,
@@ -378,7 +382,7 @@ def main() -> None:
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
     }
-    with firmguard_server(work, rate_limited=False) as server:
+    with firmguard_server(work, rate_limited=False, workers=args.workers) as server:
         app = firmguard_app(server)
         print(f"Load: {sum(mix.values())} simulated users for {args.seconds:g} s …", flush=True)
         results["load"] = run_load(app, pools, mix, args.seconds, args.think)

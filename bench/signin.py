@@ -578,11 +578,11 @@ def firmguard_commit() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--users", type=int, default=300, help="users seeded in each app")
+    parser.add_argument("--users", type=int, default=240, help="users seeded in each app")
     parser.add_argument("--sequential", type=int, default=40, help="sequential sign-ins per app")
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=10, help="length of one threaded run")
-    parser.add_argument("--rounds", type=int, default=2, help="threaded runs per app")
+    parser.add_argument("--rounds", type=int, default=3, help="threaded runs per app")
     parser.add_argument("--out", type=Path, default=RESULTS / "signin.json")
     args = parser.parse_args()
 
