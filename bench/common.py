@@ -157,6 +157,8 @@ class Server:
         self.port = free_port()
         self.base_url = f"http://{HOST}:{self.port}"
         self.log = log
+        # gunicorn's own time per request (%(D)s, microseconds): server time, no client.
+        self.access_log = log.with_suffix(".access.log")
         self._argv = [
             str(python),
             "-m",
@@ -165,6 +167,10 @@ class Server:
             str(workers),
             "--bind",
             f"{HOST}:{self.port}",
+            "--access-logfile",
+            str(self.access_log),
+            "--access-logformat",
+            "%(m)s %(U)s %(s)s %(D)s",
             *_gunicorn_flags(python),
             target,
         ]
@@ -205,6 +211,21 @@ class Server:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+
+    def access_mark(self) -> int:
+        """A position in the access log, to read the requests logged after it."""
+        return self.access_log.stat().st_size if self.access_log.exists() else 0
+
+    def server_times(self, start: int, end: int) -> list[tuple[str, str, float]]:
+        """(method, path, server ms) of each request logged between two marks."""
+        with self.access_log.open("rb") as log:
+            log.seek(start)
+            lines = log.read(end - start).decode(errors="replace").splitlines()
+        times = []
+        for line in lines:
+            method, path, _status, micros = line.split()
+            times.append((method, path, int(micros) / 1000))
+        return times
 
     def log_tail(self, lines: int = 30) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])

@@ -133,10 +133,17 @@ def peer_app(server: Server) -> AppUnderTest:
 # --- measuring -------------------------------------------------------------------
 
 
-def sequential(apps: list[AppUnderTest], pools: dict[str, UserPool], count: int) -> dict:
-    """`count` sign-ins per app, one at a time, the apps in turn; ms per step."""
+def sequential(
+    apps: list[AppUnderTest], servers: dict[str, Server], pools: dict[str, UserPool], count: int
+) -> dict:
+    """`count` sign-ins per app, one at a time, the apps in turn.
+
+    Per step: the wall time the client sees, and gunicorn's own time for the
+    request (from its access log), which leaves the client out.
+    """
     steps = {app.name: {step: [] for step in (*SIGN_IN_STEPS, "whole sign-in")} for app in apps}
     errors = {app.name: [] for app in apps}
+    marks = {name: server.access_mark() for name, server in servers.items()}
     for _ in range(count):
         for app in apps:
             user = pools[app.name].take()
@@ -151,13 +158,34 @@ def sequential(apps: list[AppUnderTest], pools: dict[str, UserPool], count: int)
             for step, ms in timings.items():
                 steps[app.name][step].append(ms)
             steps[app.name]["whole sign-in"].append(sum(timings.values()))
+    time.sleep(1)  # gunicorn logs a request just after answering it
     return {
         app.name: {
             "steps": {step: summary(values) for step, values in steps[app.name].items()},
+            "server_steps": server_steps(
+                app,
+                servers[app.name].server_times(marks[app.name], servers[app.name].access_mark()),
+            ),
             "errors": errors[app.name],
         }
         for app in apps
     }
+
+
+def server_steps(app: AppUnderTest, times: list[tuple[str, str, float]]) -> dict:
+    """gunicorn's time per sign-in step, from its access-log lines."""
+    step_of = {
+        ("GET", app.sign_in_path): "sign-in form",
+        ("POST", app.sign_in_path): "password",
+        ("GET", app.code_path): "code page",
+        ("POST", app.code_path): "code",
+        ("GET", app.protected_path): "protected page",
+    }
+    values: dict[str, list[float]] = {step: [] for step in SIGN_IN_STEPS}
+    for method, path, ms in times:
+        if (method, path) in step_of:
+            values[step_of[method, path]].append(ms)
+    return {step: summary(ms) for step, ms in values.items()}
 
 
 def concurrent_run(app: AppUnderTest, pool: UserPool, threads: int, seconds: float) -> dict:
@@ -451,11 +479,14 @@ def verdicts(results: dict) -> dict:
     seq = results["sequential"]
     tput = results["throughput"]
     probe = results["probes"][FIRMGUARD]
-    code_ratio = ratio(seq[FIRMGUARD]["steps"]["code"]["p50"], seq[PEER]["steps"]["code"]["p50"])
+    # DESIGN.md §7 budgets the server's time per request, so gunicorn's time is used.
+    code_ratio = ratio(
+        seq[FIRMGUARD]["server_steps"]["code"]["p50"], seq[PEER]["server_steps"]["code"]["p50"]
+    )
     rate_ratio = ratio(tput[FIRMGUARD]["sign_ins_per_second"], tput[PEER]["sign_ins_per_second"])
     wrong = probe["wrong_codes"]
     return {
-        "code_step_p50_at_most_half_of_peer": code_ratio is not None and code_ratio <= 0.5,
+        "code_step_server_p50_at_most_half_of_peer": code_ratio is not None and code_ratio <= 0.5,
         "sign_ins_per_second_at_least_peer": rate_ratio is not None and rate_ratio >= 1.0,
         "refuses_replayed_code": probe["replayed_code_same_step"]["accepted"] is False,
         "locks_after_wrong_codes": wrong.get("lock_at_attempt") is not None
@@ -477,17 +508,26 @@ def table(results: dict) -> str:
     settings = results["settings"]
     n = settings["sequential_sign_ins"]
     lines = [
-        f"Sign-in, sequential ({n} per app, A B A B …), ms per step",
-        f"| Step | {FIRMGUARD} p50 / p95 | {PEER} p50 / p95 | Ratio p50 / p95 |",
-        "| --- | ---: | ---: | ---: |",
+        f"Sign-in, sequential ({n} per app, A B A B …), ms per step: wall time at the client, "
+        "and gunicorn's time for the request (server)",
+        f"| Step | {FIRMGUARD} p50 / p95 | {PEER} p50 / p95 | Ratio p50 / p95 "
+        f"| {FIRMGUARD} server p50 / p95 | {PEER} server p50 / p95 | Server ratio p50 / p95 |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for step in (*SIGN_IN_STEPS, "whole sign-in"):
-        ours, theirs = seq[FIRMGUARD]["steps"][step], seq[PEER]["steps"][step]
-        lines.append(
-            f"| {step} | {_ms(ours, 'p50')} / {_ms(ours, 'p95')} "
-            f"| {_ms(theirs, 'p50')} / {_ms(theirs, 'p95')} "
-            f"| {ratio(ours['p50'], theirs['p50'])} / {ratio(ours['p95'], theirs['p95'])} |"
-        )
+        cells = []
+        for part in ("steps", "server_steps"):
+            ours = seq[FIRMGUARD][part].get(step)
+            theirs = seq[PEER][part].get(step)
+            if ours is None:
+                cells.append(" |  | ")
+                continue
+            cells.append(
+                f"{_ms(ours, 'p50')} / {_ms(ours, 'p95')} "
+                f"| {_ms(theirs, 'p50')} / {_ms(theirs, 'p95')} "
+                f"| {ratio(ours['p50'], theirs['p50'])} / {ratio(ours['p95'], theirs['p95'])}"
+            )
+        lines.append(f"| {step} | {cells[0]} | {cells[1]} |")
     ours, theirs = tput[FIRMGUARD], tput[PEER]
     lines += [
         "",
@@ -618,7 +658,8 @@ def main() -> None:
             print("Warming up …", flush=True)
             warm_up(apps, pools)
             print(f"Sequential: {args.sequential} sign-ins per app …", flush=True)
-            results["sequential"] = sequential(apps, pools, args.sequential)
+            servers = {FIRMGUARD: firmguard, PEER: peer}
+            results["sequential"] = sequential(apps, servers, pools, args.sequential)
             print(
                 f"Throughput: {args.threads} threads, {args.rounds} × {args.seconds:g} s per app …",
                 flush=True,
