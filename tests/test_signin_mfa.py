@@ -263,10 +263,11 @@ def guesses_in_a_day(app, session, user, start) -> int:
     now, end, guesses = start, start + timedelta(days=1), 0
     with app.app_context():
         while now < end:
-            if throttle.reserve_attempt(session, user, now).allowed:
+            if throttle.count_attempt(session, user, now, right=False):
                 guesses += 1
                 throttle.record_failure(session, user, now, where="sign_in")
             else:
+                session.rollback()
                 now = user.mfa_locked_until
     return guesses
 

@@ -57,6 +57,9 @@ ENROLMENT_ENDPOINTS = frozenset(
 
 
 def requirement_for_current_user(now: datetime | None = None) -> Requirement:
+    """`mfa_requirement` for the signed-in user (their system is loaded only if it matters)."""
+    if current_user.mfa_enabled:
+        return Requirement.NONE
     system = db.session.get(System, current_user.system_id)
     return mfa_requirement(current_user, system, now or utcnow())
 

@@ -147,20 +147,16 @@ def confirm_enrolment(
             "This setup expired (a key is valid for 10 minutes). Start again to get a new key.",
             expired=True,
         )
-    attempt = throttle.reserve_attempt(session, user, now)
-    if not attempt.allowed:
-        raise EnrolmentError(
-            locked_message(attempt.locked_until), locked_until=attempt.locked_until
-        )
     secret = enrolment_secret(credential)
     first_step = totp.matching_step(secret, first, now)
-    if first_step is not None and secrets.compare_digest(
+    right = first_step is not None and secrets.compare_digest(
         totp.code_at_step(secret, first_step + 1), second
-    ):
+    )
+    check = settle(session, user, now, right=right, where="enrolment")
+    if check.outcome is Outcome.LOCKED:
+        raise EnrolmentError(locked_message(check.locked_until), locked_until=check.locked_until)
+    if right:
         return _enable(session, user, credential, first_step + 1, now)
-    locked_until = throttle.record_failure(session, user, now, where="enrolment")
-    if locked_until:
-        raise EnrolmentError(locked_message(locked_until), locked_until=locked_until)
     if first_step is not None:
         raise EnrolmentError(
             "The first code is right but the second is not the code that came next. "
@@ -183,7 +179,6 @@ def _enable(
     user.mfa_enabled = True
     user.mfa_enabled_at = now
     user.mfa_deadline = None
-    throttle.record_success(session, user)
     codes = replace_recovery_codes(session, user, now)
     audit.record(
         session,
@@ -277,15 +272,12 @@ def check_totp(session: Session, user: User, code: str, now: datetime, *, where:
     than the last accepted step (RFC 6238 §5.2). The step is claimed with a
     conditional UPDATE, so of two requests with the same code exactly one wins.
     """
-    attempt = throttle.reserve_attempt(session, user, now)
-    if not attempt.allowed:
-        return CodeCheck(Outcome.LOCKED, locked_until=attempt.locked_until)
     credential = credential_of(session, user)
     step = None
     if credential is not None and credential.confirmed:
         step = totp.matching_step(decrypt_secret(credential.secret_encrypted), code, now)
     if step is None:
-        return _failed(session, user, now, Outcome.WRONG, where)
+        return settle(session, user, now, right=False, where=where)
     table = TotpCredential.__table__
     claimed = session.execute(
         sa.update(table)
@@ -302,18 +294,14 @@ def check_totp(session: Session, user: User, code: str, now: datetime, *, where:
             where=where,
             step=step,
         )
-        return _failed(session, user, now, Outcome.REPLAY, where)
-    throttle.record_success(session, user)
-    return CodeCheck(Outcome.ACCEPTED)
+        return settle(session, user, now, right=False, where=where, wrong=Outcome.REPLAY)
+    return settle(session, user, now, right=True, where=where)
 
 
 def check_recovery_code(
     session: Session, user: User, code: str, now: datetime, *, where: str
 ) -> CodeCheck:
     """Accept an unused recovery code once (marked used with a conditional UPDATE)."""
-    attempt = throttle.reserve_attempt(session, user, now)
-    if not attempt.allowed:
-        return CodeCheck(Outcome.LOCKED, locked_until=attempt.locked_until)
     table = RecoveryCode.__table__
     used = session.execute(
         sa.update(table)
@@ -324,9 +312,9 @@ def check_recovery_code(
         )
         .values(used_at=now)
     ).rowcount
-    if not used:
-        return _failed(session, user, now, Outcome.WRONG, where)
-    throttle.record_success(session, user)
+    check = settle(session, user, now, right=bool(used), where=where)
+    if not check.accepted:
+        return check
     left = recovery_codes_left(session, user)
     audit.record(
         session,
@@ -340,11 +328,28 @@ def check_recovery_code(
     return CodeCheck(Outcome.ACCEPTED, recovery_codes_left=left)
 
 
-def _failed(session: Session, user: User, now: datetime, outcome: Outcome, where: str):
+def settle(
+    session: Session,
+    user: User,
+    now: datetime,
+    *,
+    right: bool,
+    where: str,
+    wrong: Outcome = Outcome.WRONG,
+) -> CodeCheck:
+    """Count the attempt against the throttle. Locked: undo what the attempt
+    did (a claimed step, a used recovery code) and say until when. Right: the
+    caller carries on and commits. Wrong: audited, maybe locking, committed.
+    """
+    if not throttle.count_attempt(session, user, now, right=right):
+        session.rollback()
+        return CodeCheck(Outcome.LOCKED, locked_until=throttle.current_lock(user, now))
+    if right:
+        return CodeCheck(Outcome.ACCEPTED)
     locked_until = throttle.record_failure(session, user, now, where=where)
     if locked_until:
         return CodeCheck(Outcome.LOCKED, locked_until=locked_until)
-    return CodeCheck(outcome)
+    return CodeCheck(wrong)
 
 
 # --- turning MFA off --------------------------------------------------------

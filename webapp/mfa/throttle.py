@@ -1,10 +1,11 @@
 """The per-user wrong-code throttle (DESIGN.md §6), kept in the users table.
 
 Every code attempt (sign-in, recovery code, enrolment, deactivate, new
-recovery codes) first *reserves* one of the user's attempts with an atomic
-conditional UPDATE and commits it, then checks the code. So parallel requests,
-several workers or a fresh cookie cannot get more than `MAX_FAILURES` guesses
-into one window: a request that finds no attempt left is refused unchecked.
+recovery codes) is counted with one atomic conditional UPDATE that only
+succeeds while the user is not locked and has attempts left; when it does not,
+the attempt's outcome is thrown away (the transaction is rolled back) and the
+answer is "locked", right code or not. So parallel requests, several workers
+or a fresh cookie cannot get more than `MAX_FAILURES` guesses into a window.
 After `MAX_FAILURES` wrong codes in a row the code step locks for
 1, 2, 4 … minutes (doubling per lock, capped at `LOCK_CAP`); a right code
 resets both counts.
@@ -12,7 +13,6 @@ resets both counts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -31,35 +31,33 @@ def lock_duration(lock_number: int) -> timedelta:
     return min(LOCK_BASE * 2 ** (lock_number - 1), LOCK_CAP)
 
 
-@dataclass(frozen=True)
-class Attempt:
-    """The outcome of asking for an attempt: allowed, or locked until a time."""
-
-    allowed: bool
-    locked_until: datetime | None = None
-
-
 def _users() -> sa.Table:
     return User.__table__
 
 
-def reserve_attempt(session: Session, user: User, now: datetime) -> Attempt:
-    """Take one attempt for `user` (committed at once), or say until when they are locked."""
+def count_attempt(session: Session, user: User, now: datetime, *, right: bool) -> bool:
+    """Count one attempt of `user` in the caller's transaction: a right code
+    resets the counts, a wrong one adds one. False when the user is locked or
+    has no attempts left: then nothing was counted and the caller must roll
+    back whatever the attempt did and answer "locked".
+    """
     users = _users()
-    taken = session.execute(
+    if right:
+        values = {"mfa_failed_count": 0, "mfa_lock_count": 0, "mfa_locked_until": None}
+    else:
+        values = {"mfa_failed_count": users.c.mfa_failed_count + 1}
+    counted = session.execute(
         sa.update(users)
         .where(
             users.c.id == user.id,
             users.c.mfa_failed_count < MAX_FAILURES,
             sa.or_(users.c.mfa_locked_until.is_(None), users.c.mfa_locked_until <= now),
         )
-        .values(mfa_failed_count=users.c.mfa_failed_count + 1)
+        .values(**values)
     ).rowcount
-    session.commit()
-    session.refresh(user)
-    if taken:
-        return Attempt(allowed=True)
-    return Attempt(allowed=False, locked_until=current_lock(user, now))
+    # The row changed under the ORM's feet: reload these on next access.
+    session.expire(user, ["mfa_failed_count", "mfa_lock_count", "mfa_locked_until"])
+    return counted == 1
 
 
 def current_lock(user: User, now: datetime) -> datetime | None:
@@ -72,20 +70,11 @@ def current_lock(user: User, now: datetime) -> datetime | None:
     return None
 
 
-def record_success(session: Session, user: User) -> None:
-    """A right code: the wrong-code and lock counts start again (caller commits)."""
-    user.mfa_failed_count = 0
-    user.mfa_lock_count = 0
-    user.mfa_locked_until = None
-    session.add(user)
-
-
 def record_failure(session: Session, user: User, now: datetime, *, where: str) -> datetime | None:
-    """A wrong code (its attempt was already counted). Locks the code step when
-    the attempts are used up: exactly one request sets each lock, audits it and
-    emails the user once. Returns the lock's end if this failure locked it.
+    """After a wrong code was counted: audit it, and lock the code step when
+    the attempts are used up (exactly one request sets each lock, audits it and
+    emails the user once). Commits. Returns the lock's end if this one locked it.
     """
-    session.refresh(user)
     audit.record(
         session,
         system_id=user.system_id,
@@ -98,21 +87,14 @@ def record_failure(session: Session, user: User, now: datetime, *, where: str) -
     if user.mfa_failed_count < MAX_FAILURES:
         session.commit()
         return None
+    # Our counting UPDATE holds the user's row until we commit, so no other
+    # request can set this lock too.
     lock_number = user.mfa_lock_count + 1
     locked_until = now + lock_duration(lock_number)
-    users = _users()
-    won = session.execute(
-        sa.update(users)
-        .where(
-            users.c.id == user.id,
-            users.c.mfa_failed_count >= MAX_FAILURES,
-            users.c.mfa_lock_count == user.mfa_lock_count,
-        )
-        .values(mfa_failed_count=0, mfa_lock_count=lock_number, mfa_locked_until=locked_until)
-    ).rowcount
-    if not won:
-        session.commit()
-        return None
+    user.mfa_failed_count = 0
+    user.mfa_lock_count = lock_number
+    user.mfa_locked_until = locked_until
+    session.add(user)
     audit.record(
         session,
         system_id=user.system_id,
@@ -135,7 +117,6 @@ def record_failure(session: Session, user: User, now: datetime, *, where: str) -
         locked_until=locked_until,
     )
     session.commit()
-    session.refresh(user)
     if email_id:
         outbox.request_delivery([email_id])
     return locked_until
