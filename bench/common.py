@@ -507,4 +507,9 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
 
 
 def machine() -> dict:
-    return {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
+    """The machine, with its load average: other work on it moves absolute times."""
+    return {
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "load_average_1_5_15_min": [round(value, 2) for value in os.getloadavg()],
+    }

@@ -330,7 +330,9 @@ def table(results: dict) -> str:
         "127.0.0.1, SQLite (WAL), "
         f"RATELIMIT_ENABLED=false, argon2id t={ARGON2['ARGON2_TIME_COST']} "
         f"m={ARGON2['ARGON2_MEMORY_COST']} p={ARGON2['ARGON2_PARALLELISM']}; "
-        f"{settings['seeded']['users']} users seeded; {settings['machine']['cpus']} CPUs."
+        f"{settings['seeded']['users']} users seeded; {settings['machine']['cpus']} CPUs, "
+        f"load average {settings['machine']['load_average_1_5_15_min'][0]} at the start and "
+        f"{results['machine_at_end']['load_average_1_5_15_min'][0]} at the end."
     )
     return "\n".join(lines)
 
@@ -389,6 +391,7 @@ def main() -> None:
     results["within_budget"] = (
         results["load"]["server_errors_5xx"] == 0 and results["load"]["lost_sessions"] == 0
     )
+    results["machine_at_end"] = machine()
     write_json(args.out, results)
     print()
     print(table(results))

@@ -579,7 +579,9 @@ def settings_line(results: dict) -> str:
     settings = results["settings"]
     hashes = results["password_hashes"]
     return (
-        f"{settings['machine']['cpus']} CPUs, Python {settings['machine']['python']}; "
+        f"{settings['machine']['cpus']} CPUs, Python {settings['machine']['python']}, "
+        f"load average {settings['machine']['load_average_1_5_15_min'][0]} at the start and "
+        f"{results['machine_at_end']['load_average_1_5_15_min'][0]} at the end; "
         f"{PEER} {settings['peer_version']} vs {FIRMGUARD} {settings['firmguard_commit']}; "
         f"gunicorn {settings['gunicorn_workers']} sync workers each on 127.0.0.1; SQLite (WAL) "
         f"for both; password hashes {'$'.join(hashes[FIRMGUARD])} ({FIRMGUARD}) and "
@@ -619,7 +621,7 @@ def firmguard_commit() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=240, help="users seeded in each app")
-    parser.add_argument("--sequential", type=int, default=40, help="sequential sign-ins per app")
+    parser.add_argument("--sequential", type=int, default=60, help="sequential sign-ins per app")
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=10, help="length of one threaded run")
     parser.add_argument("--rounds", type=int, default=3, help="threaded runs per app")
@@ -672,6 +674,7 @@ def main() -> None:
                 for app in (firmguard_app(firmguard), peer_app(peer))
             }
     results["verdicts"] = verdicts(results)
+    results["machine_at_end"] = machine()
     write_json(args.out, results)
     print()
     print(table(results))
