@@ -130,6 +130,10 @@ class SimulatedUser:
                     raise Stopped from None
                 try:
                     self.session(user)
+                except Stopped:
+                    raise
+                except Exception as error:  # a driver fault must show, not thin the load
+                    self.recorder.error("client", repr(error))
                 finally:
                     self.pool.give_back(user)
         except Stopped:
@@ -262,6 +266,9 @@ class SimulatedUser:
             return
         form = find_form(profile.text, "csrf_token")
         route = "POST /sign-out"
+        if form is None:
+            self.recorder.error(route, "no form with a CSRF token on My Profile")
+            return
         response = self.request(
             http,
             "POST",
