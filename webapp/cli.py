@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import import_module
 from pathlib import Path
 
 import click
@@ -132,3 +133,4 @@ def register(app: Flask) -> None:
     """Add the commands to `app.cli`."""
     for group in (db_cli, systems_cli, users_cli, demo):
         app.cli.add_command(group)
+    app.cli.add_command(import_module("jobs.cli").heads_up_cli)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import smtplib
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -29,6 +29,11 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_CAP = timedelta(hours=2)
+# While a worker sends a row it is parked this long; a worker that dies
+# mid-send leaves the row due again afterwards instead of lost.
+SEND_LEASE = timedelta(minutes=10)
+BATCH_SIZE = 500
+INSERT_CHUNK = 1000
 
 
 def render_email(template: str, **context) -> tuple[str, str]:
@@ -52,7 +57,34 @@ def email_row_values(
 ) -> dict:
     """The column values of one outbox row (rendered now, sent later)."""
     body_text, body_html = render_email(template, subject=subject, **context)
-    now = utcnow()
+    return outbox_row(
+        kind=kind,
+        recipient=recipient,
+        subject=subject,
+        body=(body_text, body_html),
+        dedupe_key=dedupe_key,
+        system_id=system_id,
+        run_date=run_date,
+    )
+
+
+def outbox_row(
+    *,
+    kind: str,
+    recipient: str,
+    subject: str,
+    body: tuple[str, str],
+    dedupe_key: str,
+    system_id: int | None = None,
+    run_date: date | None = None,
+    now: datetime | None = None,
+) -> dict:
+    """The column values of one outbox row from an already rendered (text, html) body.
+
+    Jobs render a body once and address it to many recipients with this.
+    """
+    now = now or utcnow()
+    body_text, body_html = body
     return {
         "kind": kind,
         "recipient": recipient,
@@ -70,18 +102,23 @@ def email_row_values(
 
 
 def insert_rows(session: Session, rows: list[dict]) -> list[int]:
-    """Insert outbox rows, skipping any whose dedupe key exists; return new ids."""
-    if not rows:
-        return []
+    """Insert outbox rows, skipping any whose dedupe key exists; return new ids.
+
+    Multi-row INSERTs of `INSERT_CHUNK` rows keep the statement count low and
+    stay under SQLite's bound-parameter limit.
+    """
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(OutboundEmail)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(OutboundEmail.id)
-    )
-    return list(session.scalars(statement))
+    new_ids: list[int] = []
+    for start in range(0, len(rows), INSERT_CHUNK):
+        statement = (
+            insert(OutboundEmail)
+            .values(rows[start : start + INSERT_CHUNK])
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(OutboundEmail.id)
+        )
+        new_ids.extend(session.scalars(statement))
+    return new_ids
 
 
 def queue_email(session: Session, **fields) -> int | None:
@@ -94,12 +131,14 @@ def request_delivery(ids: Iterable[int] = ()) -> None:
     """Ask the job queue to deliver these rows now (after the caller committed).
 
     A broker outage must not fail the user's request: the rows stay pending and
-    the next outbox sweep delivers them.
+    the next outbox sweep (every minute, see `jobs.schedule`) delivers them.
     """
     from jobs.mail import deliver_outbox
 
+    ids = list(ids)
     try:
-        deliver_outbox.delay(list(ids))
+        for start in range(0, len(ids), BATCH_SIZE):
+            deliver_outbox.delay(ids[start : start + BATCH_SIZE])
     except Exception:  # noqa: BLE001 - any broker error; the sweep retries
         log.warning("could not enqueue outbox delivery; the sweep will retry", exc_info=True)
 
@@ -169,7 +208,7 @@ def backoff(attempts: int) -> timedelta:
 
 
 def due_ids(
-    session: Session, now: datetime, ids: Iterable[int] = (), limit: int = 500
+    session: Session, now: datetime, ids: Iterable[int] = (), limit: int = BATCH_SIZE
 ) -> list[int]:
     """Ids of pending rows due now (restricted to `ids` when given)."""
     query = select(OutboundEmail.id).where(
@@ -195,9 +234,7 @@ def claim(session: Session, row_id: int, now: datetime) -> bool:
         )
         .values(
             attempts=OutboundEmail.attempts + 1,
-            # Parks the row while it is sent; if this worker dies the row is
-            # due again after the lease, not lost.
-            next_attempt_at=now + timedelta(minutes=10),
+            next_attempt_at=now + SEND_LEASE,
         )
     ).rowcount
     session.commit()
@@ -205,32 +242,36 @@ def claim(session: Session, row_id: int, now: datetime) -> bool:
 
 
 def deliver_due(session: Session, now: datetime | None = None, ids: Iterable[int] = ()) -> dict:
-    """Send the due outbox rows over one connection; returns counts by outcome."""
+    """Send one batch of due outbox rows over one connection; returns counts by outcome.
+
+    Each row is claimed first, so a row is never sent by two workers. An SMTP
+    error leaves the row pending with a backed-off next attempt (or failed
+    after `MAX_ATTEMPTS`); a server that cannot be reached at all counts as
+    one failed attempt for every row of the batch.
+    """
     now = now or utcnow()
     counts = {"sent": 0, "retry": 0, "failed": 0}
     row_ids = due_ids(session, now, ids)
     if not row_ids:
         return counts
     sender = current_app.config["MAIL_DEFAULT_SENDER"]
-    try:
-        transport_context = open_transport()
-        transport = transport_context.__enter__()
-    except (OSError, smtplib.SMTPException) as error:
-        log.warning("mail server unavailable: %s", error)
-        for row_id in row_ids:
-            if claim(session, row_id, now):
-                counts[_record_failure(session, row_id, now, error)] += 1
-        return counts
-    try:
+    with ExitStack() as stack:
+        try:
+            transport = stack.enter_context(open_transport())
+        except (OSError, smtplib.SMTPException) as error:
+            log.warning("mail server unavailable: %s", error)
+            transport, connect_error = None, error
         for row_id in row_ids:
             if not claim(session, row_id, now):
                 continue
             row = session.get(OutboundEmail, row_id)
             session.refresh(row)
             try:
+                if transport is None:
+                    raise connect_error
                 transport.send(build_message(row, sender))
             except (OSError, smtplib.SMTPException) as error:
-                counts[_record_failure(session, row_id, now, error)] += 1
+                counts[_record_failure(session, row, now, error)] += 1
                 continue
             row.status = EmailStatus.SENT.value
             row.sent_at = utcnow()
@@ -239,14 +280,22 @@ def deliver_due(session: Session, now: datetime | None = None, ids: Iterable[int
             session.commit()
             counts["sent"] += 1
             log.info("sent %s email %s to %s", row.kind, row.id, row.recipient)
-    finally:
-        transport_context.__exit__(None, None, None)
     return counts
 
 
-def _record_failure(session: Session, row_id: int, now: datetime, error: Exception) -> str:
-    row = session.get(OutboundEmail, row_id)
-    session.refresh(row)
+def sweep(session: Session, now: datetime | None = None) -> dict:
+    """Deliver every due row, batch after batch (the periodic outbox sweep)."""
+    now = now or utcnow()
+    totals = {"sent": 0, "retry": 0, "failed": 0}
+    while True:
+        counts = deliver_due(session, now)
+        if not any(counts.values()):
+            return totals
+        for outcome, number in counts.items():
+            totals[outcome] += number
+
+
+def _record_failure(session: Session, row: OutboundEmail, now: datetime, error: Exception) -> str:
     row.last_error = f"{type(error).__name__}: {error}"[:2000]
     if row.attempts >= MAX_ATTEMPTS:
         row.status = EmailStatus.FAILED.value
