@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 
 from celery import Celery
 
@@ -21,6 +21,8 @@ from webapp.models import utcnow
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 5.0
+# An entry that never ran is due at once: starting the runner catches up.
+NEVER = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def run_due_entries(celery_app: Celery, last_run: dict[str, datetime]) -> list[str]:
@@ -29,7 +31,7 @@ def run_due_entries(celery_app: Celery, last_run: dict[str, datetime]) -> list[s
     for name, entry in BEAT_SCHEDULE.items():
         schedule = entry["schedule"]
         schedule.app = celery_app
-        due, _next = schedule.is_due(last_run.setdefault(name, utcnow()))
+        due, _next = schedule.is_due(last_run.setdefault(name, NEVER))
         if due:
             last_run[name] = utcnow()
             celery_app.tasks[entry["task"]].apply()

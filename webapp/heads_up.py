@@ -34,7 +34,7 @@ from webapp.models import (
     System,
     User,
 )
-from webapp.outbox import insert_rows, outbox_row, render_email
+from webapp.outbox import SystemEmail, insert_per_user, render_email
 
 log = logging.getLogger(__name__)
 
@@ -212,9 +212,10 @@ def run_systems(
 ) -> RunSummary:
     """Run the due systems among `system_ids`: claim, remind, write digests; commit.
 
-    `ignore_hour` (the `heads-up run` command) runs them before their hour,
-    still once per local date. Returns what was queued; the caller asks for
-    delivery of `outbox_ids`.
+    Each batch of systems is one transaction, so a worker that dies mid-run
+    leaves its systems unclaimed for the retry. `ignore_hour` (the `heads-up
+    run` command) runs systems before their hour, still once per local date.
+    The caller asks for delivery of the returned `outbox_ids`.
     """
     summary = RunSummary()
     system_ids = list(system_ids)
@@ -225,34 +226,33 @@ def run_systems(
             session,
             _runs(session, now, (System.id.in_(batch), _has_work()), ignore_hour=ignore_hour),
         )
-        rows, reminder_counts = reminders.reminder_rows(
+        reminder_ids, reminder_counts = reminders.queue_reminders(
             session, [run for run in runs if run.compliance], now, interval
         )
         for run in runs:
             if run.compliance:
-                run.reminders_sent = reminder_counts.get(run.system_id, 0)
-        digest_rows = build_digests(session, [run for run in runs if run.enabled], now)
-        ids = insert_rows(session, rows + digest_rows)
+                run.reminders_sent = reminder_counts[run.system_id]
+        digest_ids = queue_digests(session, [run for run in runs if run.enabled], now)
         session.commit()
-        summary.add(
-            RunSummary(
-                systems=len(runs),
-                digests=len(digest_rows),
-                reminders=len(rows),
-                outbox_ids=ids,
-            )
+        batch_summary = RunSummary(
+            systems=len(runs),
+            digests=len(digest_ids),
+            reminders=len(reminder_ids),
+            outbox_ids=reminder_ids + digest_ids,
         )
+        summary.add(batch_summary)
         log.info(
             "heads-up: %s systems run, %s digests and %s reminders queued",
-            len(runs),
-            len(digest_rows),
-            len(rows),
+            batch_summary.systems,
+            batch_summary.digests,
+            batch_summary.reminders,
         )
     return summary
 
 
 def send_now(session: Session, system_id: int, requested_at: datetime) -> RunSummary:
-    """The admin's "Send now": this system's digest at once, whatever the hour or rule.
+    """The admin's "Send now": this system's digest at once, whatever the hour or rule
+    (an all-clear digest when nobody is listed); commits.
 
     It does not count as the day's run. Its dedupe key carries the request's
     time, so a retried task or a double click sends once and a later click
@@ -264,29 +264,28 @@ def send_now(session: Session, system_id: int, requested_at: datetime) -> RunSum
     for run in runs:
         run.dedupe_suffix = f":now:{requested_at.strftime('%Y%m%dT%H%M%S')}"
         run.send_all_clear = True
-    rows = build_digests(session, runs, requested_at)
-    ids = insert_rows(session, rows)
+    ids = queue_digests(session, runs, requested_at)
     session.commit()
-    return RunSummary(systems=len(runs), digests=len(rows), outbox_ids=ids)
+    return RunSummary(systems=len(runs), digests=len(ids), outbox_ids=ids)
 
 
-def build_digests(session: Session, runs: list[SystemRun], now: datetime) -> list[dict]:
-    """The digest outbox rows for these systems (one per recipient admin).
+def queue_digests(session: Session, runs: list[SystemRun], now: datetime) -> list[int]:
+    """Queue the digests of these systems, one per recipient admin; return the outbox ids.
 
-    Three queries for the whole batch: user counts, the listed users (the
-    first `LIST_CAP` per system, by a window function), and the admins.
+    Three statements for the whole batch: the user counts, the listed users
+    (the first `LIST_CAP` per system, by a window function, streamed) and an
+    INSERT … SELECT over the recipient admins.
     """
     if not runs:
         return []
     by_id = {run.system_id: run for run in runs}
-    ids = list(by_id)
     counts = session.execute(
         sa.select(
             User.system_id,
             sa.func.count(),
             sa.func.sum(sa.case((User.mfa_enabled, 1), else_=0)),
         )
-        .where(User.system_id.in_(ids), User.active)
+        .where(User.system_id.in_(list(by_id)), User.active)
         .group_by(User.system_id)
     )
     for system_id, total, with_mfa in counts:
@@ -303,41 +302,26 @@ def build_digests(session: Session, runs: list[SystemRun], now: datetime) -> lis
                 "last_sign_in": _local_day(row.last_sign_in_at, run.timezone),
             }
         )
-    admins: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    admin_rows = session.execute(
-        sa.select(User.system_id, User.id, User.email)
-        .where(User.system_id.in_(ids), User.role == Role.ADMIN.value, User.active)
-        .order_by(User.id)
-    )
-    for system_id, user_id, email in admin_rows:
-        admins[system_id].append((user_id, email))
-
-    rows = []
-    for run in runs:
-        if run.total == 0 or (run.listed_total == 0 and not run.send_all_clear):
-            continue
-        recipients = [
-            (user_id, email)
-            for user_id, email in admins[run.system_id]
-            if run.recipient_ids is None or user_id in run.recipient_ids
-        ]
-        if not recipients:
-            continue
-        subject, body = _render_digest(run)
-        rows.extend(
-            outbox_row(
-                kind="heads_up",
-                recipient=email,
-                subject=subject,
-                body=body,
-                dedupe_key=f"heads_up:{run.system_id}:{user_id}:{run.local_date}{run.dedupe_suffix}",
-                system_id=run.system_id,
-                run_date=run.local_date,
-                now=now,
-            )
-            for user_id, email in recipients
+    emails = {
+        run.system_id: SystemEmail(
+            *_render_digest(run), run.local_date, f"{run.local_date}{run.dedupe_suffix}"
         )
-    return rows
+        for run in runs
+        if run.total and (run.listed_total or run.send_all_clear)
+    }
+    everyone = [id_ for id_ in emails if by_id[id_].recipient_ids is None]
+    chosen = [
+        sa.and_(User.system_id == id_, User.id.in_(by_id[id_].recipient_ids))
+        for id_ in emails
+        if by_id[id_].recipient_ids is not None
+    ]
+    recipients = sa.and_(
+        User.role == Role.ADMIN.value,
+        User.active,
+        sa.or_(User.system_id.in_(everyone), *chosen),
+    )
+    inserted = insert_per_user(session, kind="heads_up", now=now, emails=emails, where=recipients)
+    return [outbox_id for outbox_id, _ in inserted]
 
 
 def _listed_users(session: Session, runs: list[SystemRun]) -> Iterator[sa.Row]:

@@ -12,6 +12,7 @@ import logging
 import smtplib
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -22,7 +23,7 @@ from flask import current_app, render_template
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
-from webapp.models import EmailStatus, OutboundEmail, utcnow
+from webapp.models import EmailStatus, OutboundEmail, User, UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,6 @@ BACKOFF_CAP = timedelta(hours=2)
 # mid-send leaves the row due again afterwards instead of lost.
 SEND_LEASE = timedelta(minutes=10)
 BATCH_SIZE = 500
-INSERT_CHUNK = 1000
 
 
 def render_email(template: str, **context) -> tuple[str, str]:
@@ -57,34 +57,7 @@ def email_row_values(
 ) -> dict:
     """The column values of one outbox row (rendered now, sent later)."""
     body_text, body_html = render_email(template, subject=subject, **context)
-    return outbox_row(
-        kind=kind,
-        recipient=recipient,
-        subject=subject,
-        body=(body_text, body_html),
-        dedupe_key=dedupe_key,
-        system_id=system_id,
-        run_date=run_date,
-    )
-
-
-def outbox_row(
-    *,
-    kind: str,
-    recipient: str,
-    subject: str,
-    body: tuple[str, str],
-    dedupe_key: str,
-    system_id: int | None = None,
-    run_date: date | None = None,
-    now: datetime | None = None,
-) -> dict:
-    """The column values of one outbox row from an already rendered (text, html) body.
-
-    Jobs render a body once and address it to many recipients with this.
-    """
-    now = now or utcnow()
-    body_text, body_html = body
+    now = utcnow()
     return {
         "kind": kind,
         "recipient": recipient,
@@ -104,21 +77,81 @@ def outbox_row(
 def insert_rows(session: Session, rows: list[dict]) -> list[int]:
     """Insert outbox rows, skipping any whose dedupe key exists; return new ids.
 
-    Multi-row INSERTs of `INSERT_CHUNK` rows keep the statement count low and
-    stay under SQLite's bound-parameter limit.
+    One statement compiled once and executed over all rows: SQLAlchemy batches
+    it into multi-row INSERTs ("insertmanyvalues"), so a thousand emails cost
+    one round trip, not a thousand.
     """
+    if not rows:
+        return []
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    new_ids: list[int] = []
-    for start in range(0, len(rows), INSERT_CHUNK):
-        statement = (
-            insert(OutboundEmail)
-            .values(rows[start : start + INSERT_CHUNK])
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
-            .returning(OutboundEmail.id)
+    table = OutboundEmail.__table__
+    statement = (
+        insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id)
+    )
+    return list(session.connection().execute(statement, rows).scalars())
+
+
+@dataclass(frozen=True)
+class SystemEmail:
+    """One system's email, addressed to many of its users by `insert_per_user`."""
+
+    subject: str
+    body: tuple[str, str]  # (text, html)
+    run_date: date
+    dedupe_tail: str  # the key is "{kind}:{user id}:{dedupe_tail}"
+
+
+def insert_per_user(
+    session: Session, *, kind: str, now: datetime, emails: dict[int, SystemEmail], where
+) -> list[tuple[int, int]]:
+    """Queue one email per user matched by `where`, in one INSERT … SELECT.
+
+    `emails` maps a system id to its email; each user gets their own system's
+    (so nobody ever receives another system's email). The rows never travel
+    through Python, so statements and memory stay flat however many users
+    match. Returns (outbox id, system id) of the rows inserted; keys queued
+    before are skipped.
+    """
+    if not emails:
+        return []
+
+    def per_system(value, type_):
+        return sa.case(
+            {system_id: sa.literal(value(email), type_) for system_id, email in emails.items()},
+            value=User.system_id,
         )
-        new_ids.extend(session.scalars(statement))
-    return new_ids
+
+    columns = {
+        "kind": sa.literal(kind),
+        "recipient": User.email,
+        "subject": per_system(lambda email: email.subject, sa.String),
+        "body_text": per_system(lambda email: email.body[0], sa.Text),
+        "body_html": per_system(lambda email: email.body[1], sa.Text),
+        "run_date": per_system(lambda email: email.run_date, sa.Date),
+        "dedupe_key": sa.literal(f"{kind}:")
+        + sa.cast(User.id, sa.String)
+        + sa.literal(":")
+        + per_system(lambda email: email.dedupe_tail, sa.String),
+        "system_id": User.system_id,
+        "status": sa.literal(EmailStatus.PENDING.value),
+        "attempts": sa.literal(0),
+        "next_attempt_at": sa.literal(now, UTCDateTime()),
+        "created_at": sa.literal(now, UTCDateTime()),
+    }
+    query = sa.select(*(value.label(name) for name, value in columns.items())).where(
+        User.system_id.in_(list(emails)), where
+    )
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = OutboundEmail.__table__
+    statement = (
+        insert(table)
+        .from_select(list(columns), query)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(table.c.id, table.c.system_id)
+    )
+    return [(outbox_id, system_id) for outbox_id, system_id in session.execute(statement)]
 
 
 def queue_email(session: Session, **fields) -> int | None:

@@ -1,17 +1,19 @@
 """Compliance reminders: users of NZ/AU firms with accounting linked who lack MFA.
 
 Each active user without MFA gets a reminder at most once per interval
-(`MFA_REMINDER_INTERVAL_DAYS`, a week by default). The users are picked and
-stamped by one `UPDATE … RETURNING` per group of systems, so picking is atomic
-and set-based; the body is the same for everyone in a system (it carries no
-personal data but the system's name), so it is rendered once per system.
+(`MFA_REMINDER_INTERVAL_DAYS`, a week by default). Per group of systems one
+UPDATE stamps the users who are due and one INSERT … SELECT queues their
+emails, so the work is set-based whatever the number of users. The body is
+the same for everyone in a system (it names the system, nothing personal), so
+it is rendered once per system.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -19,10 +21,7 @@ from flask import current_app
 from sqlmodel import Session
 
 from webapp.models import User
-from webapp.outbox import outbox_row, render_email
-
-if TYPE_CHECKING:
-    from collections.abc import Iterable
+from webapp.outbox import SystemEmail, insert_per_user, render_email
 
 
 class ReminderSystem(Protocol):
@@ -42,54 +41,52 @@ def reminder_cutoff(local_date: date, timezone: str, interval: timedelta) -> dat
     return datetime.combine(first_day, time(0), tzinfo=ZoneInfo(timezone)).astimezone(UTC)
 
 
-def reminder_rows(
+def queue_reminders(
     session: Session, systems: Iterable[ReminderSystem], now: datetime, interval: timedelta
-) -> tuple[list[dict], dict[int, int]]:
-    """Stamp and return the reminders due in `systems`: (outbox rows, count per system).
+) -> tuple[list[int], Counter]:
+    """Queue the reminders due in `systems` (the caller commits).
 
-    One UPDATE per (timezone, local date) group: the systems of one group
-    share the cutoff.
+    Returns the new outbox ids and the number of reminders per system id.
+    Systems sharing a timezone and local date share a cutoff, so each such
+    group costs two statements.
     """
     groups: dict[tuple[str, date], list[ReminderSystem]] = defaultdict(list)
     for system in systems:
         groups[(system.timezone, system.local_date)].append(system)
-    rows: list[dict] = []
-    counts: dict[int, int] = defaultdict(int)
+    ids: list[int] = []
+    counts: Counter = Counter()
     for (timezone, local_date), group in groups.items():
-        by_id = {system.system_id: system for system in group}
+        system_ids = [system.system_id for system in group]
         cutoff = reminder_cutoff(local_date, timezone, interval)
-        picked = session.execute(
+        without_mfa = sa.and_(User.active, User.mfa_enabled.is_(False))
+        session.execute(
             sa.update(User)
             .where(
-                User.system_id.in_(list(by_id)),
-                User.active,
-                User.mfa_enabled.is_(False),
+                User.system_id.in_(system_ids),
+                without_mfa,
                 sa.or_(User.last_mfa_reminder_at.is_(None), User.last_mfa_reminder_at < cutoff),
             )
             .values(last_mfa_reminder_at=now)
-            .returning(User.id, User.email, User.system_id)
             .execution_options(synchronize_session=False)
         )
-        bodies: dict[int, tuple[str, tuple[str, str]]] = {}
-        for user_id, email, system_id in picked:
-            system = by_id[system_id]
-            if system_id not in bodies:
-                bodies[system_id] = render_reminder(system.name)
-            subject, body = bodies[system_id]
-            rows.append(
-                outbox_row(
-                    kind="reminder",
-                    recipient=email,
-                    subject=subject,
-                    body=body,
-                    dedupe_key=f"reminder:{user_id}:{local_date}",
-                    system_id=system_id,
-                    run_date=local_date,
-                    now=now,
-                )
+        emails = {
+            system.system_id: SystemEmail(
+                *render_reminder(system.name), local_date, str(local_date)
             )
-            counts[system_id] += 1
-    return rows, dict(counts)
+            for system in group
+        }
+        # Exactly the users stamped above: the run is claimed for this system
+        # and date, so nothing else stamps them with this instant.
+        inserted = insert_per_user(
+            session,
+            kind="reminder",
+            now=now,
+            emails=emails,
+            where=sa.and_(without_mfa, User.last_mfa_reminder_at == now),
+        )
+        ids.extend(outbox_id for outbox_id, _ in inserted)
+        counts.update(system_id for _, system_id in inserted)
+    return ids, counts
 
 
 def render_reminder(system_name: str) -> tuple[str, tuple[str, str]]:
