@@ -304,7 +304,10 @@ def queue_digests(session: Session, runs: list[SystemRun], now: datetime) -> lis
         )
     emails = {
         run.system_id: SystemEmail(
-            *_render_digest(run), run.local_date, f"{run.local_date}{run.dedupe_suffix}"
+            *_render_digest(run),
+            run.local_date,
+            f"heads_up:{run.system_id}:",
+            f":{run.local_date}{run.dedupe_suffix}",
         )
         for run in runs
         if run.total and (run.listed_total or run.send_all_clear)

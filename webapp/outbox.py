@@ -99,7 +99,9 @@ class SystemEmail:
     subject: str
     body: tuple[str, str]  # (text, html)
     run_date: date
-    dedupe_tail: str  # the key is "{kind}:{user id}:{dedupe_tail}"
+    # Each user's dedupe key is "{dedupe_prefix}{user id}{dedupe_suffix}".
+    dedupe_prefix: str
+    dedupe_suffix: str
 
 
 def insert_per_user(
@@ -129,10 +131,9 @@ def insert_per_user(
         "body_text": per_system(lambda email: email.body[0], sa.Text),
         "body_html": per_system(lambda email: email.body[1], sa.Text),
         "run_date": per_system(lambda email: email.run_date, sa.Date),
-        "dedupe_key": sa.literal(f"{kind}:")
+        "dedupe_key": per_system(lambda email: email.dedupe_prefix, sa.String)
         + sa.cast(User.id, sa.String)
-        + sa.literal(":")
-        + per_system(lambda email: email.dedupe_tail, sa.String),
+        + per_system(lambda email: email.dedupe_suffix, sa.String),
         "system_id": User.system_id,
         "status": sa.literal(EmailStatus.PENDING.value),
         "attempts": sa.literal(0),

@@ -71,7 +71,7 @@ def queue_reminders(
         )
         emails = {
             system.system_id: SystemEmail(
-                *render_reminder(system.name), local_date, str(local_date)
+                *render_reminder(system.name), local_date, "reminder:", f":{local_date}"
             )
             for system in group
         }
