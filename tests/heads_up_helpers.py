@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from email import message_from_string, policy
 
 from sqlmodel import Session, select
 
@@ -54,16 +53,10 @@ def tick(app, session: Session, now: datetime) -> heads_up.RunSummary:
 
 
 def outbox(session: Session, kind: str | None = None) -> list[OutboundEmail]:
+    """The outbox rows, read afresh (ending any snapshot a worker's writes would miss)."""
+    session.rollback()
     session.expire_all()
     query = select(OutboundEmail).order_by(OutboundEmail.id)
     if kind:
         query = query.where(OutboundEmail.kind == kind)
     return list(session.exec(query))
-
-
-def text_part(row: OutboundEmail) -> str:
-    return row.body_text
-
-
-def parse(raw: str):
-    return message_from_string(raw, policy=policy.default)
