@@ -56,3 +56,16 @@ def send_heads_up_now(system_id: int, requested_at: str | None = None) -> int:
     request_delivery(summary.outbox_ids)
     log.info("heads-up sent now for system %s: %s digests", system_id, summary.digests)
     return summary.digests
+
+
+def request_send_now(system_id: int) -> bool:
+    """Queue "Send now" for a system from a web request; False if the broker is down.
+
+    The click's time goes with the task, so a redelivered task sends nothing twice.
+    """
+    try:
+        send_heads_up_now.delay(system_id, utcnow().isoformat())
+    except Exception:  # noqa: BLE001 - any broker error; the admin is told to retry
+        log.warning("could not queue send-now for system %s", system_id, exc_info=True)
+        return False
+    return True

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from jobs.embedded import run_due_entries
+from jobs.heads_up import request_send_now
 from tests.heads_up_helpers import add_admin, add_users, outbox, set_rule
 
 
@@ -51,3 +54,21 @@ def test_the_embedded_runner_runs_each_entry_when_its_schedule_is_due(app, sessi
     # Just ran: neither the hourly tick nor the minutely sweep is due again yet.
     assert run_due_entries(celery_app, last_run) == []
     assert all(moment.tzinfo == UTC for moment in last_run.values())
+
+
+def test_send_now_from_a_request_delivers_at_once_without_redis(app, session, factory, mailbox):
+    system = factory.system("Kauri & Co")
+    admin = add_admin(session, system, mfa=True)
+    set_rule(session, system, last_run_local_date=datetime(2999, 1, 1).date())
+    with app.app_context():
+        assert request_send_now(system.id) is True
+    (message,) = mailbox()
+    assert message["To"] == admin.email
+    assert message["Subject"] == "All clear: every user of Kauri & Co has MFA"
+
+
+@pytest.mark.parametrize("app_overrides", [{"REDIS_URL": "redis://127.0.0.1:9/0"}])
+def test_send_now_reports_a_broker_outage(app, factory):
+    system = factory.system("Kauri & Co")
+    with app.app_context():
+        assert request_send_now(system.id) is False
