@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib import import_module
 from pathlib import Path
 
 import click
@@ -11,6 +10,7 @@ from alembic.config import Config as AlembicConfig
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
+from jobs.cli import heads_up_cli
 from webapp import accounts
 from webapp.extensions import db
 
@@ -131,6 +131,5 @@ def demo() -> None:
 
 def register(app: Flask) -> None:
     """Add the commands to `app.cli`."""
-    for group in (db_cli, systems_cli, users_cli, demo):
+    for group in (db_cli, systems_cli, users_cli, demo, heads_up_cli):
         app.cli.add_command(group)
-    app.cli.add_command(import_module("jobs.cli").heads_up_cli)
