@@ -6,9 +6,9 @@ with a conditional UPDATE of `last_run_local_date` in the same transaction
 that writes the outbox rows, so two beats never both run it, a worker that
 dies mid-run leaves it unclaimed, and a missed tick catches up.
 
-Everything is set-based: a batch of systems costs a fixed handful of queries
-(counts, the listed users, the admins, the claim, the inserts), whatever the
-number of users.
+Everything is set-based: a batch of systems costs a fixed handful of
+statements (the claim, user counts, the listed users, the reminder stamp and
+one INSERT … SELECT per email kind), whatever the number of users.
 """
 
 from __future__ import annotations
