@@ -37,7 +37,8 @@ def run_systems(system_ids: list[int]) -> dict:
     """Run the due systems among `system_ids` and ask for their emails' delivery."""
     with db.new_session() as session:
         summary = heads_up.run_systems(session, system_ids, utcnow())
-    request_delivery(summary.outbox_ids)
+    if summary.outbox_ids:
+        request_delivery(summary.outbox_ids)
     return {"systems": summary.systems, "digests": summary.digests, "reminders": summary.reminders}
 
 
@@ -53,7 +54,8 @@ def send_heads_up_now(system_id: int, requested_at: str | None = None) -> int:
         moment = moment.replace(tzinfo=UTC)
     with db.new_session() as session:
         summary = heads_up.send_now(session, system_id, moment)
-    request_delivery(summary.outbox_ids)
+    if summary.outbox_ids:
+        request_delivery(summary.outbox_ids)
     log.info("heads-up sent now for system %s: %s digests", system_id, summary.digests)
     return summary.digests
 

@@ -92,3 +92,11 @@ def test_a_row_being_sent_is_not_taken_by_a_second_worker(app, session):
     # A worker that died mid-send: the row is due again after the lease.
     later = now + outbox_service.SEND_LEASE
     assert outbox_service.claim(session, row_id, later) is True
+
+
+def test_request_delivery_without_ids_sends_whatever_is_due(app, mailbox):
+    queue(app, key="reminder:1:a", recipient="a@example.com")
+    queue(app, key="reminder:2:a", recipient="b@example.com")
+    with app.app_context():
+        outbox_service.request_delivery()
+    assert sorted(message["To"] for message in mailbox()) == ["a@example.com", "b@example.com"]

@@ -75,21 +75,18 @@ def email_row_values(
 
 
 def insert_rows(session: Session, rows: list[dict]) -> list[int]:
-    """Insert outbox rows, skipping any whose dedupe key exists; return new ids.
-
-    One statement compiled once and executed over all rows: SQLAlchemy batches
-    it into multi-row INSERTs ("insertmanyvalues"), so a thousand emails cost
-    one round trip, not a thousand.
-    """
+    """Insert outbox rows, skipping any whose dedupe key exists; return new ids."""
     if not rows:
         return []
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = OutboundEmail.__table__
     statement = (
-        insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id)
+        insert(OutboundEmail)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(OutboundEmail.id)
     )
-    return list(session.connection().execute(statement, rows).scalars())
+    return list(session.scalars(statement))
 
 
 @dataclass(frozen=True)
@@ -170,9 +167,11 @@ def request_delivery(ids: Iterable[int] = ()) -> None:
     from jobs.mail import deliver_outbox
 
     ids = list(ids)
+    # No ids: deliver whatever is due. Many ids: one task per sending batch.
+    batches = [ids[start : start + BATCH_SIZE] for start in range(0, len(ids), BATCH_SIZE)]
     try:
-        for start in range(0, len(ids), BATCH_SIZE):
-            deliver_outbox.delay(ids[start : start + BATCH_SIZE])
+        for batch in batches or [[]]:
+            deliver_outbox.delay(batch)
     except Exception:  # noqa: BLE001 - any broker error; the sweep retries
         log.warning("could not enqueue outbox delivery; the sweep will retry", exc_info=True)
 
