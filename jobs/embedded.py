@@ -45,6 +45,9 @@ def main() -> None:
 
     app = create_app()
     celery_app = app.extensions["celery"]
+    # One line per eager task every minute would drown the demo's console;
+    # the tasks log themselves when they do something.
+    logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
     if not celery_app.conf.task_always_eager:
         raise SystemExit("REDIS_URL is set: run `celery -A jobs worker -B` instead.")
     stop = threading.Event()
