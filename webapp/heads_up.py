@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -69,6 +70,14 @@ def is_due(local: datetime, hour: int, last_run: date | None) -> bool:
     return local.hour >= hour and (last_run is None or last_run < local.date())
 
 
+class ListedUser(NamedTuple):
+    """A user in a digest's list (a tuple: templates read its fields fast)."""
+
+    name: str
+    email: str
+    last_sign_in: str | None  # the firm's local date, or None for never
+
+
 @dataclass
 class SystemRun:
     """One system's run: what the digest needs to know about the system and its rule."""
@@ -87,7 +96,7 @@ class SystemRun:
     # Filled by `build_digests`.
     total: int = 0
     listed_total: int = 0
-    listed: list[dict] = field(default_factory=list)
+    listed: list[ListedUser] = field(default_factory=list)
 
 
 @dataclass
@@ -296,11 +305,7 @@ def queue_digests(session: Session, runs: list[SystemRun], now: datetime) -> lis
     for row in _listed_users(session, runs):
         run = by_id[row.system_id]
         run.listed.append(
-            {
-                "name": row.display_name,
-                "email": row.email,
-                "last_sign_in": _local_day(row.last_sign_in_at, run.timezone),
-            }
+            ListedUser(row.display_name, row.email, _local_day(row.last_sign_in_at, run.timezone))
         )
     emails = {
         run.system_id: SystemEmail(
@@ -312,17 +317,18 @@ def queue_digests(session: Session, runs: list[SystemRun], now: datetime) -> lis
         for run in runs
         if run.total and (run.listed_total or run.send_all_clear)
     }
-    everyone = [id_ for id_ in emails if by_id[id_].recipient_ids is None]
-    chosen = [
-        sa.and_(User.system_id == id_, User.id.in_(by_id[id_].recipient_ids))
-        for id_ in emails
-        if by_id[id_].recipient_ids is not None
-    ]
-    recipients = sa.and_(
-        User.role == Role.ADMIN.value,
-        User.active,
-        sa.or_(User.system_id.in_(everyone), *chosen),
-    )
+    # All active admins, except where a rule names its recipients (still only
+    # active admins of that same system).
+    chosen = {
+        id_: by_id[id_].recipient_ids for id_ in emails if by_id[id_].recipient_ids is not None
+    }
+    audience = sa.true()
+    if chosen:
+        audience = sa.or_(
+            User.system_id.not_in(list(chosen)),
+            *(sa.and_(User.system_id == id_, User.id.in_(ids)) for id_, ids in chosen.items()),
+        )
+    recipients = sa.and_(User.role == Role.ADMIN.value, User.active, audience)
     inserted = insert_per_user(session, kind="heads_up", now=now, emails=emails, where=recipients)
     return [outbox_id for outbox_id, _ in inserted]
 
