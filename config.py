@@ -46,6 +46,7 @@ ENVIRONMENT = {
     "ARGON2_MEMORY_COST": ("ARGON2_MEMORY_COST", int),
     "ARGON2_PARALLELISM": ("ARGON2_PARALLELISM", int),
     "RATELIMIT_ENABLED": ("RATELIMIT_ENABLED", _bool),
+    "MFA_REMINDER_INTERVAL_DAYS": ("MFA_REMINDER_INTERVAL_DAYS", int),
 }
 
 
@@ -106,6 +107,9 @@ class Config:
     RATELIMIT_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
 
+    # Compliance reminders: at most one per user in this many days.
+    MFA_REMINDER_INTERVAL_DAYS = 7
+
 
 def finalize(config: dict) -> None:
     """Derive the settings that depend on others, then validate (production)."""
@@ -116,10 +120,19 @@ def finalize(config: dict) -> None:
         {
             "broker_url": redis_url or "memory://",
             "result_backend": redis_url or None,
-            # Without a broker the jobs run in-process (see README).
+            # Without a broker, tasks asked for by a request run in-process, and
+            # `python -m jobs.embedded` runs the beat schedule (see README).
             "task_always_eager": not redis_url,
             "task_ignore_result": True,
             "timezone": "UTC",
+            "broker_connection_retry_on_startup": True,
+            # acks_late tasks go back to the queue if their worker dies, and a
+            # worker holds one unacknowledged message at a time.
+            "task_reject_on_worker_lost": True,
+            "worker_prefetch_multiplier": 1,
+            # A broker outage fails `delay()` fast instead of stalling a request.
+            "broker_transport_options": {"max_retries": 1, "socket_connect_timeout": 2},
+            "task_publish_retry_policy": {"max_retries": 1, "interval_start": 0},
         },
     )
     if config.get("ENV_NAME") == "production":

@@ -7,10 +7,14 @@ from inside the web app never builds a second Flask app.
 
 from __future__ import annotations
 
+import importlib
+
 from celery import Celery, Task
 from flask import Flask
 
-TASK_MODULES = ["jobs.mail"]
+from jobs.schedule import BEAT_SCHEDULE
+
+TASK_MODULES = ["jobs.mail", "jobs.heads_up"]
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -24,8 +28,12 @@ def celery_init_app(app: Flask) -> Celery:
     celery_app = Celery(app.name, task_cls=FlaskTask)
     celery_app.config_from_object(app.config["CELERY"])
     celery_app.conf.imports = TASK_MODULES
+    celery_app.conf.beat_schedule = BEAT_SCHEDULE
     celery_app.set_default()
     app.extensions["celery"] = celery_app
+    # Shared tasks attach to every app once their module is imported.
+    for module in TASK_MODULES:
+        importlib.import_module(module)
     return celery_app
 
 

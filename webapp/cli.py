@@ -10,6 +10,7 @@ from alembic.config import Config as AlembicConfig
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
+from jobs.cli import heads_up_cli
 from webapp import accounts
 from webapp.extensions import db
 from webapp.mfa.commands import keys_cli
@@ -131,6 +132,6 @@ def demo() -> None:
 
 def register(app: Flask) -> None:
     """Add the commands to `app.cli`."""
-    for group in (db_cli, systems_cli, users_cli, demo):
+    for group in (db_cli, systems_cli, users_cli, demo, heads_up_cli):
         app.cli.add_command(group)
     app.cli.add_command(keys_cli)

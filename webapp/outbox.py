@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import smtplib
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -22,13 +23,17 @@ from flask import current_app, render_template
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
-from webapp.models import EmailStatus, OutboundEmail, utcnow
+from webapp.models import EmailStatus, OutboundEmail, User, UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_CAP = timedelta(hours=2)
+# While a worker sends a row it is parked this long; a worker that dies
+# mid-send leaves the row due again afterwards instead of lost.
+SEND_LEASE = timedelta(minutes=10)
+BATCH_SIZE = 500
 
 
 def render_email(template: str, **context) -> tuple[str, str]:
@@ -84,6 +89,69 @@ def insert_rows(session: Session, rows: list[dict]) -> list[int]:
     return list(session.scalars(statement))
 
 
+@dataclass(frozen=True)
+class SystemEmail:
+    """One system's email, addressed to many of its users by `insert_per_user`."""
+
+    subject: str
+    body: tuple[str, str]  # (text, html)
+    run_date: date
+    # Each user's dedupe key is "{dedupe_prefix}{user id}{dedupe_suffix}".
+    dedupe_prefix: str
+    dedupe_suffix: str
+
+
+def insert_per_user(
+    session: Session, *, kind: str, now: datetime, emails: dict[int, SystemEmail], where
+) -> list[tuple[int, int]]:
+    """Queue one email per user matched by `where`, in one INSERT … SELECT.
+
+    `emails` maps a system id to its email; each user gets their own system's
+    (so nobody ever receives another system's email). The rows never travel
+    through Python, so statements and memory stay flat however many users
+    match. Returns (outbox id, system id) of the rows inserted; keys queued
+    before are skipped.
+    """
+    if not emails:
+        return []
+
+    def per_system(value, type_):
+        return sa.case(
+            {system_id: sa.literal(value(email), type_) for system_id, email in emails.items()},
+            value=User.system_id,
+        )
+
+    columns = {
+        "kind": sa.literal(kind),
+        "recipient": User.email,
+        "subject": per_system(lambda email: email.subject, sa.String),
+        "body_text": per_system(lambda email: email.body[0], sa.Text),
+        "body_html": per_system(lambda email: email.body[1], sa.Text),
+        "run_date": per_system(lambda email: email.run_date, sa.Date),
+        "dedupe_key": per_system(lambda email: email.dedupe_prefix, sa.String)
+        + sa.cast(User.id, sa.String)
+        + per_system(lambda email: email.dedupe_suffix, sa.String),
+        "system_id": User.system_id,
+        "status": sa.literal(EmailStatus.PENDING.value),
+        "attempts": sa.literal(0),
+        "next_attempt_at": sa.literal(now, UTCDateTime()),
+        "created_at": sa.literal(now, UTCDateTime()),
+    }
+    query = sa.select(*(value.label(name) for name, value in columns.items())).where(
+        User.system_id.in_(list(emails)), where
+    )
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = OutboundEmail.__table__
+    statement = (
+        insert(table)
+        .from_select(list(columns), query)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(table.c.id, table.c.system_id)
+    )
+    return [(outbox_id, system_id) for outbox_id, system_id in session.execute(statement)]
+
+
 def queue_email(session: Session, **fields) -> int | None:
     """Queue one email (see `email_row_values`); None if its dedupe key was queued before."""
     ids = insert_rows(session, [email_row_values(**fields)])
@@ -94,12 +162,16 @@ def request_delivery(ids: Iterable[int] = ()) -> None:
     """Ask the job queue to deliver these rows now (after the caller committed).
 
     A broker outage must not fail the user's request: the rows stay pending and
-    the next outbox sweep delivers them.
+    the next outbox sweep (every minute, see `jobs.schedule`) delivers them.
     """
     from jobs.mail import deliver_outbox
 
+    ids = list(ids)
+    # No ids: deliver whatever is due. Many ids: one task per sending batch.
+    batches = [ids[start : start + BATCH_SIZE] for start in range(0, len(ids), BATCH_SIZE)]
     try:
-        deliver_outbox.delay(list(ids))
+        for batch in batches or [[]]:
+            deliver_outbox.delay(batch)
     except Exception:  # noqa: BLE001 - any broker error; the sweep retries
         log.warning("could not enqueue outbox delivery; the sweep will retry", exc_info=True)
 
@@ -169,7 +241,7 @@ def backoff(attempts: int) -> timedelta:
 
 
 def due_ids(
-    session: Session, now: datetime, ids: Iterable[int] = (), limit: int = 500
+    session: Session, now: datetime, ids: Iterable[int] = (), limit: int = BATCH_SIZE
 ) -> list[int]:
     """Ids of pending rows due now (restricted to `ids` when given)."""
     query = select(OutboundEmail.id).where(
@@ -195,9 +267,7 @@ def claim(session: Session, row_id: int, now: datetime) -> bool:
         )
         .values(
             attempts=OutboundEmail.attempts + 1,
-            # Parks the row while it is sent; if this worker dies the row is
-            # due again after the lease, not lost.
-            next_attempt_at=now + timedelta(minutes=10),
+            next_attempt_at=now + SEND_LEASE,
         )
     ).rowcount
     session.commit()
@@ -205,32 +275,36 @@ def claim(session: Session, row_id: int, now: datetime) -> bool:
 
 
 def deliver_due(session: Session, now: datetime | None = None, ids: Iterable[int] = ()) -> dict:
-    """Send the due outbox rows over one connection; returns counts by outcome."""
+    """Send one batch of due outbox rows over one connection; returns counts by outcome.
+
+    Each row is claimed first, so a row is never sent by two workers. An SMTP
+    error leaves the row pending with a backed-off next attempt (or failed
+    after `MAX_ATTEMPTS`); a server that cannot be reached at all counts as
+    one failed attempt for every row of the batch.
+    """
     now = now or utcnow()
     counts = {"sent": 0, "retry": 0, "failed": 0}
     row_ids = due_ids(session, now, ids)
     if not row_ids:
         return counts
     sender = current_app.config["MAIL_DEFAULT_SENDER"]
-    try:
-        transport_context = open_transport()
-        transport = transport_context.__enter__()
-    except (OSError, smtplib.SMTPException) as error:
-        log.warning("mail server unavailable: %s", error)
-        for row_id in row_ids:
-            if claim(session, row_id, now):
-                counts[_record_failure(session, row_id, now, error)] += 1
-        return counts
-    try:
+    with ExitStack() as stack:
+        try:
+            transport = stack.enter_context(open_transport())
+        except (OSError, smtplib.SMTPException) as error:
+            log.warning("mail server unavailable: %s", error)
+            transport, connect_error = None, error
         for row_id in row_ids:
             if not claim(session, row_id, now):
                 continue
             row = session.get(OutboundEmail, row_id)
             session.refresh(row)
             try:
+                if transport is None:
+                    raise connect_error
                 transport.send(build_message(row, sender))
             except (OSError, smtplib.SMTPException) as error:
-                counts[_record_failure(session, row_id, now, error)] += 1
+                counts[_record_failure(session, row, now, error)] += 1
                 continue
             row.status = EmailStatus.SENT.value
             row.sent_at = utcnow()
@@ -239,14 +313,22 @@ def deliver_due(session: Session, now: datetime | None = None, ids: Iterable[int
             session.commit()
             counts["sent"] += 1
             log.info("sent %s email %s to %s", row.kind, row.id, row.recipient)
-    finally:
-        transport_context.__exit__(None, None, None)
     return counts
 
 
-def _record_failure(session: Session, row_id: int, now: datetime, error: Exception) -> str:
-    row = session.get(OutboundEmail, row_id)
-    session.refresh(row)
+def sweep(session: Session, now: datetime | None = None) -> dict:
+    """Deliver every due row, batch after batch (the periodic outbox sweep)."""
+    now = now or utcnow()
+    totals = {"sent": 0, "retry": 0, "failed": 0}
+    while True:
+        counts = deliver_due(session, now)
+        if not any(counts.values()):
+            return totals
+        for outcome, number in counts.items():
+            totals[outcome] += number
+
+
+def _record_failure(session: Session, row: OutboundEmail, now: datetime, error: Exception) -> str:
     row.last_error = f"{type(error).__name__}: {error}"[:2000]
     if row.attempts >= MAX_ATTEMPTS:
         row.status = EmailStatus.FAILED.value

@@ -1,0 +1,48 @@
+"""Outbox delivery against a real SMTP server."""
+
+from __future__ import annotations
+
+from webapp import outbox as outbox_service
+from webapp.extensions import db
+from webapp.models import EmailStatus
+
+
+def queue_three(app) -> list[int]:
+    ids = []
+    with app.app_context():
+        for number in range(3):
+            ids.append(
+                outbox_service.queue_email(
+                    db.session,
+                    kind="reminder",
+                    recipient=f"user{number}@example.com",
+                    subject="Please set up MFA",
+                    template="reminder",
+                    dedupe_key=f"reminder:{number}:2026-11-27",
+                    system_name="Kauri & Co",
+                    profile_url="http://127.0.0.1:5000/profile",
+                    interval_days=7,
+                )
+            )
+        db.session.commit()
+    return ids
+
+
+def test_a_batch_is_sent_over_one_connection(app, session, smtp):
+    queue_three(app)
+    with app.app_context():
+        assert outbox_service.sweep(session) == {"sent": 3, "retry": 0, "failed": 0}
+    assert smtp.handler.connections == 1
+    assert sorted(rcpts[0] for rcpts, _ in smtp.handler.messages) == [
+        f"user{number}@example.com" for number in range(3)
+    ]
+
+
+def test_a_refused_message_does_not_stop_the_rest_of_the_batch(app, session, smtp):
+    ids = queue_three(app)
+    smtp.handler.refuse = 1
+    with app.app_context():
+        assert outbox_service.deliver_due(session, ids=ids) == {"sent": 2, "retry": 1, "failed": 0}
+    session.expire_all()
+    statuses = sorted(session.get(outbox_service.OutboundEmail, row_id).status for row_id in ids)
+    assert statuses == [EmailStatus.PENDING.value, EmailStatus.SENT.value, EmailStatus.SENT.value]

@@ -1,0 +1,397 @@
+"""The daily heads-up digest to each system's admins (DESIGN.md §4).
+
+A system is *due* when its local time (its IANA timezone) has reached its
+rule's hour and the rule has not run for that local date. A run is claimed
+with a conditional UPDATE of `last_run_local_date` in the same transaction
+that writes the outbox rows, so two beats never both run it, a worker that
+dies mid-run leaves it unclaimed, and a missed tick catches up.
+
+Everything is set-based: a batch of systems costs a fixed handful of
+statements (the claim, user counts, the listed users, the reminder stamp and
+one INSERT … SELECT per email kind), whatever the number of users.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlmodel import Session, select
+
+from webapp import reminders
+from webapp.models import (
+    COMPLIANCE_COUNTRIES,
+    AccountingLink,
+    HeadsUpKind,
+    HeadsUpRule,
+    Role,
+    System,
+    User,
+)
+from webapp.outbox import SystemEmail, insert_per_user, render_email
+
+log = logging.getLogger(__name__)
+
+LIST_CAP = 50
+# Systems handled per transaction (and per task): enough to amortise each
+# query, few enough that one batch's rendered emails stay small in memory.
+BATCH_SIZE = 500
+# The admin users list, filtered (the admin area's query parameters).
+ADMIN_LIST_FILTER = {HeadsUpKind.WITHOUT_MFA.value: "mfa=off", HeadsUpKind.WITH_MFA.value: "mfa=on"}
+
+
+def compliance_clause():
+    """SQL for `System.compliance_required`."""
+    return sa.and_(
+        System.country.in_(sorted(COMPLIANCE_COUNTRIES)),
+        System.accounting_link != AccountingLink.NONE.value,
+    )
+
+
+def local_time(timezone: str, now: datetime) -> datetime:
+    """`now` (aware UTC) as the wall-clock time of `timezone`."""
+    return now.astimezone(ZoneInfo(timezone))
+
+
+def is_due(local: datetime, hour: int, last_run: date | None) -> bool:
+    """Due once the local hour is reached, once per local date.
+
+    On a spring-forward day a skipped hour still counts as reached (the clock
+    jumps past it); on a fall-back day the repeated hour finds the date
+    already claimed.
+    """
+    return local.hour >= hour and (last_run is None or last_run < local.date())
+
+
+class ListedUser(NamedTuple):
+    """A user in a digest's list (a tuple: templates read its fields fast)."""
+
+    name: str
+    email: str
+    last_sign_in: str | None  # the firm's local date, or None for never
+
+
+@dataclass
+class SystemRun:
+    """One system's run: what the digest needs to know about the system and its rule."""
+
+    system_id: int
+    name: str
+    timezone: str
+    compliance: bool
+    local_date: date
+    enabled: bool
+    kind: str
+    recipient_ids: list[int] | None
+    send_all_clear: bool
+    dedupe_suffix: str = ""
+    reminders_sent: int | None = None
+    # Filled by `build_digests`.
+    total: int = 0
+    listed_total: int = 0
+    listed: list[ListedUser] = field(default_factory=list)
+
+
+@dataclass
+class RunSummary:
+    """What a run did: systems run, emails queued, and the new outbox ids."""
+
+    systems: int = 0
+    digests: int = 0
+    reminders: int = 0
+    outbox_ids: list[int] = field(default_factory=list)
+
+    def add(self, other: RunSummary) -> None:
+        self.systems += other.systems
+        self.digests += other.digests
+        self.reminders += other.reminders
+        self.outbox_ids.extend(other.outbox_ids)
+
+
+def _rule_rows(session: Session, where) -> Iterator[sa.Row]:
+    query = (
+        sa.select(
+            System.id,
+            System.name,
+            System.timezone,
+            compliance_clause().label("compliance"),
+            HeadsUpRule.enabled,
+            HeadsUpRule.kind,
+            HeadsUpRule.hour,
+            HeadsUpRule.recipient_ids,
+            HeadsUpRule.send_all_clear,
+            HeadsUpRule.last_run_local_date,
+        )
+        .join(HeadsUpRule, HeadsUpRule.system_id == System.id)
+        .where(*where)
+    )
+    return iter(session.execute(query))
+
+
+def _runs(
+    session: Session,
+    now: datetime,
+    where,
+    *,
+    ignore_hour: bool = False,
+    include_ran: bool = False,
+) -> list[SystemRun]:
+    """The systems matching `where` that are due (or, with the flags, before their
+    hour, or even when they already ran today)."""
+    runs = []
+    for row in _rule_rows(session, where):
+        local = local_time(row.timezone, now)
+        ran_today = row.last_run_local_date is not None and row.last_run_local_date >= local.date()
+        if ran_today and not include_ran:
+            continue
+        if not (ignore_hour or is_due(local, row.hour, row.last_run_local_date)):
+            continue
+        runs.append(
+            SystemRun(
+                system_id=row.id,
+                name=row.name,
+                timezone=row.timezone,
+                compliance=bool(row.compliance),
+                local_date=local.date(),
+                enabled=row.enabled,
+                kind=row.kind,
+                recipient_ids=row.recipient_ids,
+                send_all_clear=row.send_all_clear,
+            )
+        )
+    return runs
+
+
+def _has_work():
+    """A run does something when its digest is on or its system needs reminders."""
+    return sa.or_(HeadsUpRule.enabled, compliance_clause())
+
+
+def due_system_ids(session: Session, now: datetime) -> list[int]:
+    """Ids of the systems due now: one query, cheap when nothing is due.
+
+    No local date is later than UTC's date plus one, so rules that ran for
+    that date are left out in SQL; the rest are checked against their zone.
+    """
+    horizon = now.date() + timedelta(days=1)
+    not_run = sa.or_(
+        HeadsUpRule.last_run_local_date.is_(None), HeadsUpRule.last_run_local_date < horizon
+    )
+    return [run.system_id for run in _runs(session, now, (_has_work(), not_run))]
+
+
+def claim(session: Session, runs: list[SystemRun]) -> list[SystemRun]:
+    """Claim today's run of each system with a conditional UPDATE; keep the ones won.
+
+    The UPDATE only moves rules whose last run is before the local date, so
+    of two concurrent claimers exactly one gets each system (on PostgreSQL
+    the second waits for the first's commit and then matches nothing).
+    """
+    by_date: dict[date, list[SystemRun]] = defaultdict(list)
+    for run in runs:
+        by_date[run.local_date].append(run)
+    won: set[int] = set()
+    for local_date, group in by_date.items():
+        statement = (
+            sa.update(HeadsUpRule)
+            .where(
+                HeadsUpRule.system_id.in_([run.system_id for run in group]),
+                sa.or_(
+                    HeadsUpRule.last_run_local_date.is_(None),
+                    HeadsUpRule.last_run_local_date < local_date,
+                ),
+            )
+            .values(last_run_local_date=local_date)
+            .returning(HeadsUpRule.system_id)
+            .execution_options(synchronize_session=False)
+        )
+        won.update(session.scalars(statement))
+    return [run for run in runs if run.system_id in won]
+
+
+def run_systems(
+    session: Session, system_ids: Iterable[int], now: datetime, *, ignore_hour: bool = False
+) -> RunSummary:
+    """Run the due systems among `system_ids`: claim, remind, write digests; commit.
+
+    Each batch of systems is one transaction, so a worker that dies mid-run
+    leaves its systems unclaimed for the retry. `ignore_hour` (the `heads-up
+    run` command) runs systems before their hour, still once per local date.
+    The caller asks for delivery of the returned `outbox_ids`.
+    """
+    summary = RunSummary()
+    system_ids = list(system_ids)
+    interval = timedelta(days=current_app.config["MFA_REMINDER_INTERVAL_DAYS"])
+    for start in range(0, len(system_ids), BATCH_SIZE):
+        batch = system_ids[start : start + BATCH_SIZE]
+        runs = claim(
+            session,
+            _runs(session, now, (System.id.in_(batch), _has_work()), ignore_hour=ignore_hour),
+        )
+        reminder_ids, reminder_counts = reminders.queue_reminders(
+            session, [run for run in runs if run.compliance], now, interval
+        )
+        for run in runs:
+            if run.compliance:
+                run.reminders_sent = reminder_counts[run.system_id]
+        digest_ids = queue_digests(session, [run for run in runs if run.enabled], now)
+        session.commit()
+        batch_summary = RunSummary(
+            systems=len(runs),
+            digests=len(digest_ids),
+            reminders=len(reminder_ids),
+            outbox_ids=reminder_ids + digest_ids,
+        )
+        summary.add(batch_summary)
+        log.info(
+            "heads-up: %s systems run, %s digests and %s reminders queued",
+            batch_summary.systems,
+            batch_summary.digests,
+            batch_summary.reminders,
+        )
+    return summary
+
+
+def send_now(session: Session, system_id: int, requested_at: datetime) -> RunSummary:
+    """The admin's "Send now": this system's digest at once, whatever the hour or rule
+    (an all-clear digest when nobody is listed); commits.
+
+    It does not count as the day's run. Its dedupe key carries the request's
+    time, so a retried task or a double click sends once and a later click
+    sends again.
+    """
+    runs = _runs(
+        session, requested_at, (System.id == system_id,), ignore_hour=True, include_ran=True
+    )
+    for run in runs:
+        run.dedupe_suffix = f":now:{requested_at.strftime('%Y%m%dT%H%M%S')}"
+        run.send_all_clear = True
+    ids = queue_digests(session, runs, requested_at)
+    session.commit()
+    return RunSummary(systems=len(runs), digests=len(ids), outbox_ids=ids)
+
+
+def queue_digests(session: Session, runs: list[SystemRun], now: datetime) -> list[int]:
+    """Queue the digests of these systems, one per recipient admin; return the outbox ids.
+
+    Three statements for the whole batch: the user counts, the listed users
+    (the first `LIST_CAP` per system, by a window function, streamed) and an
+    INSERT … SELECT over the recipient admins.
+    """
+    if not runs:
+        return []
+    by_id = {run.system_id: run for run in runs}
+    counts = session.execute(
+        sa.select(
+            User.system_id,
+            sa.func.count(),
+            sa.func.sum(sa.case((User.mfa_enabled, 1), else_=0)),
+        )
+        .where(User.system_id.in_(list(by_id)), User.active)
+        .group_by(User.system_id)
+    )
+    for system_id, total, with_mfa in counts:
+        run = by_id[system_id]
+        run.total = total
+        with_mfa = int(with_mfa or 0)
+        run.listed_total = with_mfa if run.kind == HeadsUpKind.WITH_MFA.value else total - with_mfa
+    for row in _listed_users(session, runs):
+        run = by_id[row.system_id]
+        run.listed.append(
+            ListedUser(row.display_name, row.email, _local_day(row.last_sign_in_at, run.timezone))
+        )
+    emails = {
+        run.system_id: SystemEmail(
+            *_render_digest(run),
+            run.local_date,
+            f"heads_up:{run.system_id}:",
+            f":{run.local_date}{run.dedupe_suffix}",
+        )
+        for run in runs
+        if run.total and (run.listed_total or run.send_all_clear)
+    }
+    # All active admins, except where a rule names its recipients (still only
+    # active admins of that same system).
+    chosen = {
+        id_: by_id[id_].recipient_ids for id_ in emails if by_id[id_].recipient_ids is not None
+    }
+    audience = sa.true()
+    if chosen:
+        audience = sa.or_(
+            User.system_id.not_in(list(chosen)),
+            *(sa.and_(User.system_id == id_, User.id.in_(ids)) for id_, ids in chosen.items()),
+        )
+    recipients = sa.and_(User.role == Role.ADMIN.value, User.active, audience)
+    inserted = insert_per_user(session, kind="heads_up", now=now, emails=emails, where=recipients)
+    return [outbox_id for outbox_id, _ in inserted]
+
+
+def _listed_users(session: Session, runs: list[SystemRun]) -> Iterator[sa.Row]:
+    """The first `LIST_CAP` users each digest lists, streamed for the whole batch."""
+    wanted = sa.or_(
+        *(
+            sa.and_(
+                User.system_id.in_([run.system_id for run in runs if run.kind == kind]),
+                User.mfa_enabled.is_(kind == HeadsUpKind.WITH_MFA.value),
+            )
+            for kind in {run.kind for run in runs}
+        )
+    )
+    rank = (
+        sa.func.row_number()
+        .over(partition_by=User.system_id, order_by=(User.display_name, User.id))
+        .label("rank")
+    )
+    ranked = (
+        sa.select(User.system_id, User.display_name, User.email, User.last_sign_in_at, rank)
+        .where(User.active, wanted)
+        .subquery()
+    )
+    query = (
+        select(ranked)
+        .where(ranked.c.rank <= LIST_CAP)
+        .order_by(ranked.c.system_id, ranked.c.rank)
+        .execution_options(yield_per=2000)
+    )
+    return iter(session.execute(query))
+
+
+def _local_day(moment: datetime | None, timezone: str) -> str | None:
+    return local_time(timezone, moment).strftime("%-d %b %Y") if moment else None
+
+
+def _render_digest(run: SystemRun) -> tuple[str, tuple[str, str]]:
+    with_mfa = run.kind == HeadsUpKind.WITH_MFA.value
+    adopted = run.listed_total if with_mfa else run.total - run.listed_total
+    if run.listed_total == 0:
+        subject = f"All clear: every user of {run.name} has MFA"
+        if with_mfa:
+            subject = f"Heads up: no user of {run.name} has MFA yet"
+    elif with_mfa:
+        subject = f"Heads up: {run.listed_total} of {run.total} users of {run.name} have MFA"
+    else:
+        subject = f"Heads up: {run.listed_total} of {run.total} users of {run.name} lack MFA"
+    base_url = current_app.config["BASE_URL"].rstrip("/")
+    body = render_email(
+        "heads_up",
+        subject=subject,
+        system_name=run.name,
+        with_mfa=with_mfa,
+        listed=run.listed,
+        listed_total=run.listed_total,
+        more=run.listed_total - len(run.listed),
+        total=run.total,
+        adoption=round(100 * adopted / run.total),
+        list_url=f"{base_url}/admin/users?{ADMIN_LIST_FILTER[run.kind]}",
+        compliance=run.compliance,
+        reminders_sent=run.reminders_sent,
+        local_date=run.local_date,
+    )
+    return subject, body
