@@ -32,7 +32,7 @@ def render_users(save_form: SaveViewForm | None = None, status: int = 200):
     listing = services.list_users(db.session, current_user.system_id, user_filter)
     views = services.visible_views(db.session, current_user)
     save_form = save_form or SaveViewForm(query=user_filter.view_query(), formdata=None)
-    return render_page(
+    response = render_page(
         "admin/users.html",
         block="results",
         status=status,
@@ -55,6 +55,10 @@ def render_users(save_form: SaveViewForm | None = None, status: int = 200):
         sort_labels=services.SORT_LABELS,
         page_size=services.PAGE_SIZE,
     )
+    if wants_fragment():
+        # The address bar gets the canonical URL, not every empty form field.
+        response.headers["HX-Push-Url"] = users_url(user_filter.query(page=listing.page))
+    return response
 
 
 @bp.route("/users")
