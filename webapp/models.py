@@ -119,8 +119,11 @@ class User(UserMixin, SQLModel, table=True):
         sa.Index("ix_users_system_active_search", "system_id", "active", "search_key"),
         sa.Index("ix_users_system_mfa_search", "system_id", "mfa_enabled", "search_key"),
         sa.Index("ix_users_system_last_sign_in", "system_id", "last_sign_in_at"),
-        # Covers counting any combination of the role, active and MFA filters.
-        sa.Index("ix_users_system_filters", "system_id", "role", "active", "mfa_enabled"),
+        # Covers any combination of the role, active and MFA filters with a search
+        # (counting, and the substring scan, without reading the table).
+        sa.Index(
+            "ix_users_system_filters", "system_id", "role", "active", "mfa_enabled", "search_key"
+        ),
         # Substring search: a trigram GIN index on PostgreSQL (a plain index elsewhere).
         sa.Index(
             "ix_users_search_trgm",

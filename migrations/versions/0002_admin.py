@@ -32,7 +32,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_users_search_trgm', ['search_key'], unique=False, postgresql_using='gin', postgresql_ops={'search_key': 'gin_trgm_ops'})
         batch_op.create_index('ix_users_system_active_search', ['system_id', 'active', 'search_key'], unique=False)
         batch_op.create_index('ix_users_system_email', ['system_id', 'email'], unique=False)
-        batch_op.create_index('ix_users_system_filters', ['system_id', 'role', 'active', 'mfa_enabled'], unique=False)
+        batch_op.create_index('ix_users_system_filters', ['system_id', 'role', 'active', 'mfa_enabled', 'search_key'], unique=False)
         batch_op.create_index('ix_users_system_last_sign_in', ['system_id', 'last_sign_in_at'], unique=False)
         batch_op.create_index('ix_users_system_mfa_search', ['system_id', 'mfa_enabled', 'search_key'], unique=False)
         batch_op.create_index('ix_users_system_role_search', ['system_id', 'role', 'search_key'], unique=False)

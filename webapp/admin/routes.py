@@ -75,8 +75,14 @@ def users():
 @admin_required
 def users_csv():
     user_filter = services.UserFilter.from_args(request.args)
-    rows = services.users_csv(db.session, current_user.system_id, user_filter)
-    response = Response(stream_with_context(rows), mimetype="text/csv")
+    system_id = current_user.system_id
+
+    def generate():
+        # A session of its own, closed when the stream ends or the client leaves.
+        with db.new_session() as session:
+            yield from services.users_csv(session, system_id, user_filter)
+
+    response = Response(stream_with_context(generate()), mimetype="text/csv")
     response.headers["Content-Disposition"] = 'attachment; filename="users.csv"'
     return response
 

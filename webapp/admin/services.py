@@ -254,8 +254,9 @@ def list_users(session: Session, system_id: int, user_filter: UserFilter) -> Use
     else:
         matched = session.exec(select(func.count()).select_from(User).where(*conditions)).one()
     pages = max(1, -(-min(matched, MAX_ROWS_PAGED) // PAGE_SIZE))
-    if page > pages:  # past the end (a stale link): the last page
+    if page > pages and matched:  # past the end (a stale link): the last page
         page, offset, rows = pages, (pages - 1) * PAGE_SIZE, None
+    page = min(page, pages)
     if rows is None and matched <= SMALL_RESULT:
         rows = _few_matches(session, conditions, user_filter, offset)[1]
     elif rows is None:
