@@ -30,7 +30,9 @@ def users_url(query: str = "") -> str:
 def render_users(save_form: SaveViewForm | None = None, status: int = 200):
     user_filter = services.UserFilter.from_args(request.args)
     listing = services.list_users(db.session, current_user.system_id, user_filter)
-    views = services.visible_views(db.session, current_user)
+    fragment = wants_fragment()
+    # The picker, view list and totals sit outside the results block.
+    views = [] if fragment else services.visible_views(db.session, current_user)
     save_form = save_form or SaveViewForm(query=user_filter.view_query(), formdata=None)
     response = render_page(
         "admin/users.html",
@@ -55,7 +57,7 @@ def render_users(save_form: SaveViewForm | None = None, status: int = 200):
         sort_labels=services.SORT_LABELS,
         page_size=services.PAGE_SIZE,
     )
-    if wants_fragment():
+    if fragment:
         # The address bar gets the canonical URL, not every empty form field.
         response.headers["HX-Push-Url"] = users_url(user_filter.query(page=listing.page))
     return response

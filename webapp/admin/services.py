@@ -66,6 +66,7 @@ SORTS = {
     "mfa": (User.mfa_enabled, User.search_key),
     "last_sign_in": (User.last_sign_in_at,),
 }
+SORTS_WITH_SEARCH_KEY = frozenset({"name", "role", "active", "mfa"})
 SORT_LABELS = {
     "name": "Name",
     "email": "Email",
@@ -273,18 +274,32 @@ def list_users(session: Session, system_id: int, user_filter: UserFilter) -> Use
 
 def _few_matches(session: Session, conditions: list, user_filter: UserFilter, offset: int):
     """(matches counted up to SMALL_RESULT + 1, the sorted page among them)."""
+    # Sorts whose keys sit in the search indexes beside search_key travel with
+    # the candidates, so only the page's own rows are read from the table; the
+    # others (email, last sign-in) are read for the matches alone.
+    carried = SORTS[user_filter.sort] if user_filter.sort in SORTS_WITH_SEARCH_KEY else ()
     candidates = (
-        select(User.id).where(*conditions).limit(SMALL_RESULT + 1).cte("candidates")
+        select(User.id, *carried).where(*conditions).limit(SMALL_RESULT + 1).cte("candidates")
     ).prefix_with("MATERIALIZED")
     counted = select(func.count().label("matched")).select_from(candidates).subquery()
-    ordered = (
-        select(*LIST_COLUMNS)
-        .where(User.id.in_(select(candidates.c.id)))
-        .order_by(*user_filter.order_by())
-        .limit(PAGE_SIZE)
-        .offset(offset)
-        .subquery()
-    )
+    if carried:
+        page_ids = (
+            select(candidates.c.id)
+            .order_by(*user_filter.order_by(candidates.c))
+            .limit(PAGE_SIZE)
+            .offset(offset)
+            .subquery()
+        )
+        ordered = select(*LIST_COLUMNS).join(page_ids, page_ids.c.id == User.id).subquery()
+    else:
+        ordered = (
+            select(*LIST_COLUMNS)
+            .where(User.id.in_(select(candidates.c.id)))
+            .order_by(*user_filter.order_by())
+            .limit(PAGE_SIZE)
+            .offset(offset)
+            .subquery()
+        )
     # Outer join: the count arrives even when the page is empty.
     result = session.exec(
         select(counted.c.matched, ordered)
