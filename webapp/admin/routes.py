@@ -1,21 +1,312 @@
-"""Admin routes."""
+"""Admin routes (thin: the logic is in services). Every route is admin-only and
+sees only the admin's own system."""
 
 from __future__ import annotations
 
+from flask import Response, abort, flash, redirect, request, stream_with_context, url_for
 from flask_login import current_user
-from sqlmodel import select
 
-from webapp.admin import bp
+from webapp import audit
+from webapp.admin import bp, services
+from webapp.admin.forms import (
+    EditUserForm,
+    EnforcementForm,
+    HeadsUpForm,
+    RenameViewForm,
+    SaveViewForm,
+    SystemForm,
+)
 from webapp.auth.decorators import admin_required
 from webapp.extensions import db
-from webapp.htmx import render_page
-from webapp.models import User
+from webapp.htmx import render_page, wants_fragment
+from webapp.models import System, utcnow
+from webapp.outbox import request_delivery
+
+
+def users_url(query: str = "") -> str:
+    return url_for("admin.users") + (f"?{query}" if query else "")
+
+
+def render_users(save_form: SaveViewForm | None = None, status: int = 200):
+    user_filter = services.UserFilter.from_args(request.args)
+    listing = services.list_users(db.session, current_user.system_id, user_filter)
+    fragment = wants_fragment()
+    # The picker, view list and totals sit outside the results block.
+    views = [] if fragment else services.visible_views(db.session, current_user)
+    save_form = save_form or SaveViewForm(query=user_filter.view_query(), formdata=None)
+    response = render_page(
+        "admin/users.html",
+        block="results",
+        status=status,
+        section="users",
+        filter=user_filter,
+        listing=listing,
+        # System-wide, outside the results block: fragments need not count it.
+        totals=None
+        if wants_fragment()
+        else services.mfa_totals(db.session, current_user.system_id),
+        now=utcnow(),
+        builtin_views=services.BUILTIN_VIEWS,
+        views=views,
+        own_views=[view for view in views if view.owner_id == current_user.id],
+        rename_form=lambda view: RenameViewForm(prefix=f"view-{view.id}", name=view.name),
+        save_form=save_form,
+        users_url=users_url,
+        filter_choices=services.FILTER_CHOICES,
+        filter_labels=services.FILTER_LABELS,
+        sort_labels=services.SORT_LABELS,
+        page_size=services.PAGE_SIZE,
+    )
+    if fragment:
+        # The address bar gets the canonical URL, not every empty form field.
+        response.headers["HX-Push-Url"] = users_url(user_filter.query(page=listing.page))
+    return response
 
 
 @bp.route("/users")
 @admin_required
 def users():
-    rows = db.session.exec(
-        select(User).where(User.system_id == current_user.system_id).order_by(User.display_name)
-    ).all()
-    return render_page("admin/users.html", block="content", users=rows)
+    if "view" in request.args:
+        # The view picker (a plain GET form): go to the view's canonical URL.
+        view_filter = services.UserFilter.from_query(request.args["view"])
+        return redirect(users_url(view_filter.view_query()))
+    return render_users()
+
+
+@bp.route("/users.csv")
+@admin_required
+def users_csv():
+    user_filter = services.UserFilter.from_args(request.args)
+    system_id = current_user.system_id
+
+    def generate():
+        # A session of its own, closed when the stream ends or the client leaves.
+        with db.new_session() as session:
+            yield from services.users_csv(session, system_id, user_filter)
+
+    response = Response(stream_with_context(generate()), mimetype="text/csv")
+    response.headers["Content-Disposition"] = 'attachment; filename="users.csv"'
+    return response
+
+
+@bp.route("/views", methods=["POST"])
+@admin_required
+def save_view():
+    form = SaveViewForm()
+    if form.validate_on_submit():
+        try:
+            view = services.save_view(
+                db.session, current_user, form.name.data, form.query.data or "", form.shared.data
+            )
+        except services.FieldError as error:
+            form.name.errors = [str(error)]
+        else:
+            db.session.commit()
+            flash(f"Saved the view “{view.name}”.", "info")
+            return redirect(users_url(view.query))
+    return render_users(save_form=form, status=422)
+
+
+def own_view_or_404(view_id: int):
+    view = services.own_view(db.session, current_user, view_id)
+    if view is None:
+        abort(404)
+    return view
+
+
+@bp.route("/views/<int:view_id>/rename", methods=["POST"])
+@admin_required
+def rename_view(view_id: int):
+    view = own_view_or_404(view_id)
+    form = RenameViewForm(prefix=f"view-{view.id}")
+    if form.validate_on_submit():
+        try:
+            services.rename_view(db.session, current_user, view, form.name.data)
+        except services.FieldError as error:
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(f"Renamed the view to “{view.name}”.", "info")
+    else:
+        flash("Give the view a name of 1 to 100 characters.", "error")
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/views/<int:view_id>/delete", methods=["POST"])
+@admin_required
+def delete_view(view_id: int):
+    view = own_view_or_404(view_id)
+    db.session.delete(view)
+    db.session.commit()
+    flash(f"Deleted the view “{view.name}”.", "info")
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@admin_required
+def edit_user(user_id: int):
+    user = services.find_user(db.session, current_user.system_id, user_id)
+    if user is None:
+        abort(404)
+    form = EditUserForm(obj=user)
+    if request.method == "GET":
+        form.mfa_enabled.data = user.mfa_enabled
+    if form.validate_on_submit():
+        changes = services.UserChanges(
+            display_name=form.display_name.data,
+            role=form.role.data,
+            active=form.active.data,
+            mfa_enabled=form.mfa_enabled.data,
+            billing_acknowledged=form.accept_billing.data,
+        )
+        try:
+            outbox_ids = services.update_user(
+                db.session, admin=current_user, user=user, changes=changes, now=utcnow()
+            )
+        except services.FieldError as error:
+            db.session.rollback()
+            getattr(form, error.field).errors = [str(error)]
+        else:
+            db.session.commit()
+            request_delivery([row_id for row_id in outbox_ids if row_id])
+            flash(f"Saved {user.display_name}.", "info")
+            return redirect(url_for("admin.edit_user", user_id=user.id))
+    status = 422 if request.method == "POST" else 200
+    return render_page(
+        "admin/edit_user.html",
+        block="edit_user",
+        status=status,
+        section="users",
+        user=user,
+        form=form,
+    )
+
+
+def security_page(status: int = 200, **forms):
+    system = db.session.get(System, current_user.system_id)
+    rule = services.heads_up_rule(db.session, system.id)
+    admins = services.system_admins(db.session, system.id)
+    enforcement = forms.get("enforcement") or EnforcementForm(
+        formdata=None, required=system.mfa_required, grace_days=system.mfa_grace_days
+    )
+    system_form = forms.get("system_form") or SystemForm(
+        formdata=None, country=system.country, accounting=system.accounting_link
+    )
+    heads_up = forms.get("heads_up") or HeadsUpForm(
+        formdata=None,
+        obj=rule,
+        recipients="all" if rule.recipient_ids is None else "chosen",
+        admins=rule.recipient_ids or [],
+    )
+    heads_up.admins.choices = {
+        str(admin.id): f"{admin.display_name} ({admin.email})" for admin in admins
+    }
+    return render_page(
+        "admin/security.html",
+        status=status,
+        section="security",
+        system=system,
+        to_enrol=services.users_to_enrol(db.session, system.id),
+        enforcement=enforcement,
+        system_form=system_form,
+        heads_up=heads_up,
+    )
+
+
+@bp.route("/security")
+@admin_required
+def security():
+    return security_page()
+
+
+def saved(message: str):
+    db.session.commit()
+    flash(message, "info")
+    return redirect(url_for("admin.security"))
+
+
+@bp.route("/security/enforcement", methods=["POST"])
+@admin_required
+def enforcement():
+    form = EnforcementForm()
+    if form.validate_on_submit():
+        system = db.session.get(System, current_user.system_id)
+        affected = services.set_enforcement(
+            db.session,
+            admin=current_user,
+            system=system,
+            required=form.required.data,
+            grace_days=form.grace_days.data,
+            now=utcnow(),
+        )
+        if not system.mfa_required:
+            return saved("MFA is no longer required for all users.")
+        return saved(f"MFA is required for all users; {affected} must set it up.")
+    return security_page(status=422, enforcement=form)
+
+
+@bp.route("/security/system", methods=["POST"])
+@admin_required
+def system_settings():
+    form = SystemForm()
+    if form.validate_on_submit():
+        system = db.session.get(System, current_user.system_id)
+        services.update_system_link(
+            db.session,
+            admin=current_user,
+            system=system,
+            country=form.country.data,
+            accounting=form.accounting.data,
+        )
+        return saved("Saved the country and accounting link.")
+    return security_page(status=422, system_form=form)
+
+
+@bp.route("/security/heads-up", methods=["POST"])
+@admin_required
+def heads_up():
+    form = HeadsUpForm()
+    admins = services.system_admins(db.session, current_user.system_id)
+    form.admins.choices = {str(admin.id): admin.display_name for admin in admins}
+    if form.validate_on_submit():
+        settings = services.HeadsUpSettings(
+            enabled=form.enabled.data,
+            kind=form.kind.data,
+            hour=form.hour.data,
+            recipient_ids=None if form.recipients.data == "all" else form.admins.data,
+            send_all_clear=form.send_all_clear.data,
+        )
+        rule = services.heads_up_rule(db.session, current_user.system_id)
+        try:
+            services.update_heads_up(db.session, admin=current_user, rule=rule, settings=settings)
+        except services.FieldError as error:
+            db.session.rollback()
+            getattr(form, error.field).errors = [str(error)]
+        else:
+            return saved("Saved the heads-up email settings.")
+    return security_page(status=422, heads_up=form)
+
+
+@bp.route("/audit")
+@admin_required
+def audit_log():
+    action = request.args.get("action", "")
+    action = action if action in audit.Action.ALL else ""
+    user_email = request.args.get("user", "").strip()[:254]
+    before = request.args.get("before", "")
+    page = services.audit_events(
+        db.session,
+        current_user.system_id,
+        user_email=user_email,
+        action=action,
+        before=int(before) if before.isdigit() else None,
+    )
+    return render_page(
+        "admin/audit.html",
+        block="events",
+        section="audit",
+        page=page,
+        action=action,
+        user_email=user_email,
+        actions=audit.Action.ALL,
+    )

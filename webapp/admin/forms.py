@@ -1,0 +1,89 @@
+"""Admin forms (labels are the UI contract of DESIGN.md §3)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.validators import InputRequired, Length, NumberRange
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from webapp.admin.services import ACCOUNTING_LABELS, MAX_GRACE_DAYS
+from webapp.countries import COUNTRIES
+from webapp.models import HeadsUpKind, Role
+
+BILLING_LABEL = "I accept the billing changes and understand the terms of use"
+
+
+class EditUserForm(FlaskForm):
+    display_name = StringField(
+        "Display name", validators=[InputRequired("Enter a name."), Length(max=200)]
+    )
+    role = SelectField("Role", choices={Role.USER.value: "User", Role.ADMIN.value: "Admin"})
+    active = BooleanField("Active")
+    mfa_enabled = BooleanField("MFA Enabled")
+    accept_billing = BooleanField(BILLING_LABEL)
+
+
+class EnforcementForm(FlaskForm):
+    required = BooleanField("Require multi-factor authentication for all users")
+    grace_days = IntegerField(
+        "Grace period (days)",
+        default=0,
+        validators=[
+            InputRequired("Enter a number of days (0 for the next sign-in)."),
+            NumberRange(0, MAX_GRACE_DAYS, f"Enter 0 to {MAX_GRACE_DAYS} days."),
+        ],
+    )
+
+
+class SystemForm(FlaskForm):
+    country = SelectField(
+        "Country", choices=dict(sorted(COUNTRIES.items(), key=lambda item: item[1]))
+    )
+    accounting = SelectField("Accounting link", choices=dict(ACCOUNTING_LABELS))
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class HeadsUpForm(FlaskForm):
+    enabled = BooleanField("Send the daily heads-up email")
+    kind = SelectField(
+        "Report users",
+        choices={
+            HeadsUpKind.WITHOUT_MFA.value: "Users without MFA",
+            HeadsUpKind.WITH_MFA.value: "Users with MFA",
+        },
+    )
+    hour = SelectField(
+        "Hour (local time)",
+        coerce=int,
+        choices={str(hour): f"{hour:02d}:00" for hour in range(24)},
+    )
+    recipients = RadioField(
+        "Recipients",
+        choices={"all": "All active admins", "chosen": "Only the admins chosen below"},
+        default="all",
+    )
+    admins = MultiCheckboxField("Chosen admins", coerce=int, choices={})
+    send_all_clear = BooleanField("Also send when nobody matches (an all-clear email)")
+
+
+class SaveViewForm(FlaskForm):
+    name = StringField("View name", validators=[InputRequired("Name the view."), Length(max=100)])
+    shared = BooleanField("Share with all admins")
+    query = HiddenField()
+
+
+class RenameViewForm(FlaskForm):
+    name = StringField("New name", validators=[InputRequired("Name the view."), Length(max=100)])
