@@ -418,9 +418,9 @@ def test_reset_without_the_billing_acknowledgement_changes_nothing(
 def test_reset_with_the_acknowledgement_removes_mfa_audits_emails_and_signs_out(
     app, client, admin_client, session, firm, mailbox
 ):
-    enable_mfa(app, session, firm["zoe"].id)
     zoe_client = app.test_client()
-    sign_in(zoe_client, "zoe@harbour.example")
+    sign_in(zoe_client, "zoe@harbour.example")  # before MFA: the password is enough
+    enable_mfa(app, session, firm["zoe"].id)
     assert zoe_client.get("/profile").status_code == 200
     zoe = session.get(User, firm["zoe"].id)
     response = admin_client.post_form(
@@ -504,12 +504,26 @@ def test_edit_refuses_a_bad_name(admin_client, session, firm, name):
 # --- Security settings -------------------------------------------------------------
 
 
+def test_enforcement_needs_the_admins_own_mfa_first(admin_client, session, firm):
+    response = admin_client.post_form(
+        "/admin/security/enforcement", {"required": "y", "grace_days": "0"}
+    )
+    assert response.status_code == 422
+    assert "Set up multi-factor authentication for your own account first" in (
+        response.get_data(as_text=True)
+    )
+    session.expire_all()
+    assert session.get(System, firm["system"].id).mfa_required is False
+    assert session.get(User, firm["jose"].id).mfa_deadline is None
+
+
 def test_enforcement_sets_deadlines_for_users_without_mfa(admin_client, app, session, firm):
+    enable_mfa(app, session, firm["ann"].id)
     enable_mfa(app, session, firm["zoe"].id)
     set_fields(session, firm["mere"].id, active=False)
     page = admin_client.get("/admin/security").get_data(as_text=True)
     assert "Require multi-factor authentication for all users" in page
-    assert "Turning this on makes 3 active users without MFA set it up" in page
+    assert "Turning this on makes 2 active users without MFA set it up" in page
 
     before = utcnow()
     response = admin_client.post_form(
@@ -523,14 +537,14 @@ def test_enforcement_sets_deadlines_for_users_without_mfa(admin_client, app, ses
         key: session.get(User, firm[key].id).mfa_deadline
         for key in ("ann", "jose", "liam", "zoe", "mere")
     }
-    assert deadlines["zoe"] is None and deadlines["mere"] is None
-    for key in ("ann", "jose", "liam"):
+    assert deadlines["ann"] is None and deadlines["zoe"] is None and deadlines["mere"] is None
+    for key in ("jose", "liam"):
         assert before + timedelta(days=7) <= deadlines[key] <= utcnow() + timedelta(days=7)
     assert session.get(User, firm["outsider"].id).mfa_deadline is None
     event = session.exec(
         select(AuditEvent).where(AuditEvent.action == "mfa.required_changed")
     ).one()
-    assert event.details == {"required": True, "grace_days": 7, "users_with_deadline": 3}
+    assert event.details == {"required": True, "grace_days": 7, "users_with_deadline": 2}
 
     admin_client.post_form("/admin/security/enforcement", {"grace_days": "0"})
     session.expire_all()
@@ -538,15 +552,24 @@ def test_enforcement_sets_deadlines_for_users_without_mfa(admin_client, app, ses
     assert session.get(User, firm["jose"].id).mfa_deadline is None
 
 
-def test_enforcement_with_no_grace_means_the_next_sign_in(admin_client, session, firm):
+def test_enforcement_with_no_grace_means_the_next_sign_in(admin_client, app, session, firm):
+    enable_mfa(app, session, firm["ann"].id)
     admin_client.post_form("/admin/security/enforcement", {"required": "y", "grace_days": "0"})
     session.expire_all()
     assert session.get(User, firm["jose"].id).mfa_deadline <= utcnow()
     body = admin_client.get("/admin/users").get_data(as_text=True)
     assert "enrol at next sign-in" in body
 
+    # José's next sign-in reaches only the setup page until he enrols.
+    jose = app.test_client()
+    sign_in(jose, "jose@harbour.example")
+    for path in ("/profile", "/admin/users", "/mfa/prompt"):
+        assert jose.get(path).headers["Location"].startswith("/profile/mfa/setup")
+    assert jose.get("/profile/mfa/setup").status_code == 200
+
 
 def test_reset_under_enforcement_gives_a_deadline(admin_client, app, session, firm):
+    enable_mfa(app, session, firm["ann"].id)
     admin_client.post_form("/admin/security/enforcement", {"required": "y", "grace_days": "0"})
     enable_mfa(app, session, firm["zoe"].id)
     zoe = session.get(User, firm["zoe"].id)

@@ -86,3 +86,9 @@ def test_anonymous_is_sent_to_sign_in_with_next(client):
     response = client.get("/admin/users")
     assert response.status_code == 302
     assert response.headers["Location"] == "/sign-in?next=%2Fadmin%2Fusers"
+
+
+def test_fields_carry_no_empty_aria_attributes(client):
+    body = client.get("/sign-in").get_data(as_text=True)
+    assert '="None"' not in body
+    assert 'autocomplete="username"' in body

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from sqlmodel import SQLModel
+from alembic import command as alembic_command
 
 from tests.conftest import CsrfClient, Factory, sign_in
 from webapp import create_app
+from webapp.cli import alembic_config
 
 
 def test_app_recovers_after_postgres_restart(private_postgres, tmp_path):
-    engine = sa.create_engine(private_postgres.url)
-    SQLModel.metadata.create_all(engine)
-    engine.dispose()
     app = create_app(
         "testing", {"DATABASE_URL": private_postgres.url, "MAIL_FILE_DIR": str(tmp_path / "mail")}
     )
+    with app.app_context():
+        alembic_command.upgrade(alembic_config(), "heads")
     app.test_client_class = CsrfClient
     factory = Factory(app)
     factory.user(email="ann@example.com", name="Ann")

@@ -231,14 +231,18 @@ def enforcement():
     form = EnforcementForm()
     if form.validate_on_submit():
         system = db.session.get(System, current_user.system_id)
-        affected = services.set_enforcement(
-            db.session,
-            admin=current_user,
-            system=system,
-            required=form.required.data,
-            grace_days=form.grace_days.data,
-            now=utcnow(),
-        )
+        try:
+            affected = services.set_enforcement(
+                db.session,
+                admin=current_user,
+                system=system,
+                required=form.required.data,
+                grace_days=form.grace_days.data,
+                now=utcnow(),
+            )
+        except services.FieldError as error:
+            form[error.field].errors.append(str(error))
+            return security_page(status=422, enforcement=form)
         if not system.mfa_required:
             return saved("MFA is no longer required for all users.")
         return saved(f"MFA is required for all users; {affected} must set it up.")

@@ -44,6 +44,10 @@ MAX_PAGE = MAX_ROWS_PAGED // PAGE_SIZE
 SMALL_RESULT = 5_000
 MAX_SEARCH_LENGTH = 100
 MAX_GRACE_DAYS = 365
+ADMIN_NEEDS_MFA = (
+    "Set up multi-factor authentication for your own account first (My Profile), "
+    "then require it for everyone."
+)
 
 
 class FieldError(InvalidInput):
@@ -569,6 +573,10 @@ def set_enforcement(
     """
     if not 0 <= grace_days <= MAX_GRACE_DAYS:
         raise FieldError("grace_days", f"The grace period is 0 to {MAX_GRACE_DAYS} days.")
+    if required and not system.mfa_required and not admin.mfa_enabled:
+        # As GitHub does for organisations: whoever requires MFA has it, so
+        # switching it on can never lock the firm's admin out of the admin pages.
+        raise FieldError("required", ADMIN_NEEDS_MFA)
     if required == system.mfa_required and (not required or grace_days == system.mfa_grace_days):
         return 0
     in_system = User.__table__.c.system_id == system.id

@@ -1,0 +1,109 @@
+"""Every route of the app has an access rule, checked for each kind of visitor.
+
+A new route without a line in RULES fails `test_every_route_has_a_rule`, so
+nobody can add a page and forget who may reach it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import sign_in
+from webapp.models import ListView
+
+PUBLIC, PENDING, SIGNED_IN, ADMIN = "public", "pending", "signed-in", "admin"
+
+# endpoint: (rule, method, path); {user} and {view} are system A's objects.
+RULES = {
+    "static": (PUBLIC, "GET", "/static/css/app.css"),
+    "auth.index": (PUBLIC, "GET", "/"),
+    "auth.sign_in": (PUBLIC, "GET", "/sign-in"),
+    "auth.sign_out": (PUBLIC, "POST", "/sign-out"),
+    "auth.verify": (PENDING, "GET", "/sign-in/verify"),
+    "auth.recovery": (PENDING, "GET", "/sign-in/recovery"),
+    "mfa.profile": (SIGNED_IN, "GET", "/profile"),
+    "mfa.prompt": (SIGNED_IN, "GET", "/mfa/prompt"),
+    "mfa.setup": (SIGNED_IN, "GET", "/profile/mfa/setup"),
+    "mfa.start_setup": (SIGNED_IN, "POST", "/profile/mfa/setup"),
+    "mfa.confirm_setup": (SIGNED_IN, "POST", "/profile/mfa/setup/confirm"),
+    "mfa.deactivate": (SIGNED_IN, "GET", "/profile/mfa/deactivate"),
+    "mfa.recovery_codes": (SIGNED_IN, "GET", "/profile/mfa/recovery-codes"),
+    "admin.users": (ADMIN, "GET", "/admin/users"),
+    "admin.users_csv": (ADMIN, "GET", "/admin/users.csv"),
+    "admin.edit_user": (ADMIN, "POST", "/admin/users/{user}"),
+    "admin.save_view": (ADMIN, "POST", "/admin/views"),
+    "admin.rename_view": (ADMIN, "POST", "/admin/views/{view}/rename"),
+    "admin.delete_view": (ADMIN, "POST", "/admin/views/{view}/delete"),
+    "admin.security": (ADMIN, "GET", "/admin/security"),
+    "admin.enforcement": (ADMIN, "POST", "/admin/security/enforcement"),
+    "admin.system_settings": (ADMIN, "POST", "/admin/security/system"),
+    "admin.heads_up": (ADMIN, "POST", "/admin/security/heads-up"),
+    "admin.audit_log": (ADMIN, "GET", "/admin/audit"),
+}
+# Routes whose GET and POST differ get a second line for the other method.
+EXTRA = [
+    ("admin.edit_user", ADMIN, "GET", "/admin/users/{user}"),
+    ("mfa.deactivate", SIGNED_IN, "POST", "/profile/mfa/deactivate"),
+    ("mfa.recovery_codes", SIGNED_IN, "POST", "/profile/mfa/recovery-codes"),
+    ("auth.verify", PENDING, "POST", "/sign-in/verify"),
+]
+CASES = [(endpoint, *rule) for endpoint, rule in RULES.items()] + EXTRA
+VISITORS = ["anonymous", "user", "admin", "other-system admin"]
+
+
+def test_every_route_has_a_rule(app):
+    assert {rule.endpoint for rule in app.url_map.iter_rules()} == set(RULES)
+
+
+@pytest.fixture
+def firm(factory, session):
+    system_a = factory.system("System A")
+    system_b = factory.system("System B")
+    users = {
+        "user": factory.user(system_a, email="user@a.example"),
+        "admin": factory.user(system_a, email="admin@a.example", admin=True),
+        "other-system admin": factory.user(system_b, email="admin@b.example", admin=True),
+    }
+    view = ListView(system_id=system_a.id, owner_id=users["admin"].id, name="Mine", query="mfa=off")
+    session.add(view)
+    session.commit()
+    return {"users": users, "objects": {"user": users["user"].id, "view": view.id}}
+
+
+def visit(client, method: str, path: str, signed_in: bool):
+    if method == "GET":
+        response = client.get(path)
+        response.close()  # static files are streamed
+        return response
+    return client.post_form(path, {}, token_from="/profile" if signed_in else "/sign-in")
+
+
+@pytest.mark.parametrize("visitor", VISITORS)
+@pytest.mark.parametrize(("endpoint", "rule", "method", "template"), CASES)
+def test_route_answers_each_visitor_by_its_rule(
+    app, firm, visitor, endpoint, rule, method, template
+):
+    client = app.test_client()
+    if visitor != "anonymous":
+        sign_in(client, firm["users"][visitor].email)
+    path = template.format(**firm["objects"])
+    response = visit(client, method, path, signed_in=visitor != "anonymous")
+    status = response.status_code
+    location = response.headers.get("Location", "")
+    assert status < 500, response.get_data(as_text=True)[:300]
+
+    if rule == PUBLIC:
+        assert status not in (401, 403, 404)
+    elif rule == PENDING:
+        # No password step in progress: back to the sign-in form.
+        assert status == 302 and location.startswith("/sign-in")
+    elif visitor == "anonymous":
+        assert status == 302 and location.startswith("/sign-in?next=")
+    elif rule == SIGNED_IN:
+        assert status not in (401, 403, 404)
+    elif visitor == "user":
+        assert status == 403
+    elif visitor == "other-system admin" and "{" in template:
+        assert status == 404
+    else:
+        assert status not in (401, 403, 404)
