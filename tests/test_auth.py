@@ -42,6 +42,7 @@ def test_wrong_password_and_unknown_email_get_the_same_answer(client, factory):
     wrong = sign_in(client, "ann@example.com", "not the password at all")
     unknown = sign_in(client, "nobody@example.com", "not the password at all")
     assert wrong.status_code == unknown.status_code == 422
+
     def strip(response) -> str:
         # CSRF tokens carry a timestamp, so two pages a second apart differ there.
         return CSRF_PATTERN.sub("", response.get_data(as_text=True))

@@ -38,6 +38,7 @@ RULES = {
     "admin.enforcement": (ADMIN, "POST", "/admin/security/enforcement"),
     "admin.system_settings": (ADMIN, "POST", "/admin/security/system"),
     "admin.heads_up": (ADMIN, "POST", "/admin/security/heads-up"),
+    "admin.send_heads_up_now": (ADMIN, "POST", "/admin/security/heads-up/send-now"),
     "admin.audit_log": (ADMIN, "GET", "/admin/audit"),
 }
 # Routes whose GET and POST differ get a second line for the other method.

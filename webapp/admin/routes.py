@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Response, abort, flash, redirect, request, stream_with_context, url_for
 from flask_login import current_user
 
+from jobs.heads_up import request_send_now
 from webapp import audit
 from webapp.admin import bp, services
 from webapp.admin.forms import (
@@ -289,6 +290,17 @@ def heads_up():
         else:
             return saved("Saved the heads-up email settings.")
     return security_page(status=422, heads_up=form)
+
+
+@bp.route("/security/heads-up/send-now", methods=["POST"])
+@admin_required
+def send_heads_up_now():
+    """Run this system's heads-up rule now (the job decides whom it emails)."""
+    if request_send_now(current_user.system_id):
+        flash("The heads-up email is on its way to the rule's recipients.", "info")
+    else:
+        flash("The heads-up email could not be queued just now. Please try again.", "error")
+    return redirect(url_for("admin.security"))
 
 
 @bp.route("/audit")
