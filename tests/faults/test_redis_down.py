@@ -14,6 +14,7 @@ from celery.contrib.testing.worker import start_worker
 
 from jobs.mail import sweep_outbox
 from tests import mfa_support
+from tests.conftest import sign_in
 from tests.heads_up_helpers import outbox
 from tests.jobs.conftest import wait_until
 from tests.mfa_support import enable_mfa, password_step, signed_in, submit_code
@@ -85,11 +86,18 @@ def test_sign_in_and_email_survive_redis_going_away(
     assert "Multi-factor authentication is now off." in client.get("/profile").get_data(
         as_text=True
     )
-    # Rate limiting still holds, counted in memory: the 11th code within a minute is refused.
+    # Wrong codes still lock Bob's codes (in the database, and he is emailed) ...
     attacker = TimedClient(app.test_client())
     password_step(attacker, "bob@example.com")
-    guesses = [submit_code(attacker, "000000").status_code for _ in range(11)]
-    assert guesses[0] == 422 and guesses[-1] == 429
+    guesses = [submit_code(attacker, "000000") for _ in range(5)]
+    assert [guess.status_code for guess in guesses] == [422] * 4 + [429]
+    assert "Too many wrong codes" in guesses[-1].get_data(as_text=True)
+    # ... and rate limiting still holds, counted in memory: sign-in posts from one
+    # address beyond 10 a minute are refused.
+    flood = [sign_in(attacker, "bob@example.com", password="wrong") for _ in range(10)]
+    assert flood[0].status_code == 422
+    assert flood[-1].status_code == 429
+    assert "Too many attempts" in flood[-1].get_data(as_text=True)
     assert all(status < 500 for status in client.statuses + attacker.statuses)
     assert max(client.slowest, attacker.slowest) < FAST
 
