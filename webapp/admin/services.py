@@ -41,6 +41,9 @@ PAGE_SIZE = 50
 MAX_ROWS_PAGED = 10_000
 MAX_PAGE = MAX_ROWS_PAGED // PAGE_SIZE
 # Up to this many matches are sorted on their own rather than via a sort index.
+# It is also how far a search counts: a substring match no B-tree serves costs
+# a scan as long as the count, so a broader search says "more than 5,000" and
+# pages through its first 5,000 (DESIGN.md §7: p95 under 50 ms at 100k users).
 SMALL_RESULT = 5_000
 MAX_SEARCH_LENGTH = 100
 MAX_GRACE_DAYS = 365
@@ -191,12 +194,13 @@ class UserPage:
     matched: int
     page: int
     pages: int
-    # A search counts at most MAX_ROWS_PAGED + 1 matches ("more than …").
+    # A search counts at most SMALL_RESULT + 1 matches ("more than …").
     capped: bool = False
 
     @property
     def more_than_paged(self) -> bool:
-        return self.matched > MAX_ROWS_PAGED
+        """Whether matches exist past the last page offered."""
+        return self.capped or self.matched > MAX_ROWS_PAGED
 
 
 @dataclass(frozen=True)
@@ -241,30 +245,24 @@ def list_users(session: Session, system_id: int, user_filter: UserFilter) -> Use
     page at once because matches are dense. Without a search the count is an
     index-only count; a search (a substring match no B-tree serves) finds its
     first SMALL_RESULT + 1 ids, count and sorted page in one statement, and
-    counts on (capped at MAX_ROWS_PAGED + 1) only when it matches more.
+    stops counting there: a broader search is "more than SMALL_RESULT" and
+    pages through that many.
     """
     conditions = user_filter.conditions(system_id)
-    page = min(user_filter.page, MAX_PAGE)
+    rows_paged = SMALL_RESULT if user_filter.q else MAX_ROWS_PAGED
+    page = min(user_filter.page, rows_paged // PAGE_SIZE)
     offset = (page - 1) * PAGE_SIZE
     rows = None
     if user_filter.q:
         matched, rows = _few_matches(session, conditions, user_filter, offset)
-        if matched > SMALL_RESULT:
-            rows = None
-            matched = session.exec(
-                select(func.count()).select_from(
-                    select(User.id).where(*conditions).limit(MAX_ROWS_PAGED + 1).subquery()
-                )
-            ).one()
     else:
         matched = session.exec(select(func.count()).select_from(User).where(*conditions)).one()
-    pages = max(1, -(-min(matched, MAX_ROWS_PAGED) // PAGE_SIZE))
+    capped = bool(user_filter.q) and matched > SMALL_RESULT
+    pages = max(1, -(-min(matched, rows_paged) // PAGE_SIZE))
     if page > pages and matched:  # past the end (a stale link): the last page
         page, offset, rows = pages, (pages - 1) * PAGE_SIZE, None
     page = min(page, pages)
-    if rows is None and matched <= SMALL_RESULT:
-        rows = _few_matches(session, conditions, user_filter, offset)[1]
-    elif rows is None:
+    if matched > SMALL_RESULT:
         rows = session.exec(
             select(*LIST_COLUMNS)
             .where(*conditions)
@@ -272,7 +270,8 @@ def list_users(session: Session, system_id: int, user_filter: UserFilter) -> Use
             .limit(PAGE_SIZE)
             .offset(offset)
         ).all()
-    capped = bool(user_filter.q) and matched > MAX_ROWS_PAGED
+    elif rows is None:
+        rows = _few_matches(session, conditions, user_filter, offset)[1]
     return UserPage(rows, matched, page, pages, capped=capped)
 
 
