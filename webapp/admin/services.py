@@ -285,9 +285,13 @@ def _few_matches(session: Session, conditions: list, user_filter: UserFilter, of
         select(User.id, *carried).where(*conditions).limit(SMALL_RESULT + 1).cte("candidates")
     ).prefix_with("MATERIALIZED")
     counted = select(func.count().label("matched")).select_from(candidates).subquery()
+    # Past SMALL_RESULT matches the caller pages via a sort index, so the sort is
+    # skipped: a condition on the count alone runs once, before any join.
+    few = select(func.count()).select_from(candidates).scalar_subquery() <= SMALL_RESULT
     if carried:
         page_ids = (
             select(candidates.c.id)
+            .where(few)
             .order_by(*user_filter.order_by(candidates.c))
             .limit(PAGE_SIZE)
             .offset(offset)
@@ -297,7 +301,7 @@ def _few_matches(session: Session, conditions: list, user_filter: UserFilter, of
     else:
         ordered = (
             select(*LIST_COLUMNS)
-            .where(User.id.in_(select(candidates.c.id)))
+            .where(few, User.id.in_(select(candidates.c.id)))
             .order_by(*user_filter.order_by())
             .limit(PAGE_SIZE)
             .offset(offset)
