@@ -259,9 +259,8 @@ def list_users(session: Session, system_id: int, user_filter: UserFilter) -> Use
         matched = session.exec(select(func.count()).select_from(User).where(*conditions)).one()
     capped = bool(user_filter.q) and matched > SMALL_RESULT
     pages = max(1, -(-min(matched, rows_paged) // PAGE_SIZE))
-    if page > pages and matched:  # past the end (a stale link): the last page
-        page, offset, rows = pages, (pages - 1) * PAGE_SIZE, None
-    page = min(page, pages)
+    if page > pages:  # past the end (a stale link): the last page
+        page, offset = pages, (pages - 1) * PAGE_SIZE
     if matched > SMALL_RESULT:
         rows = session.exec(
             select(*LIST_COLUMNS)
@@ -276,7 +275,10 @@ def list_users(session: Session, system_id: int, user_filter: UserFilter) -> Use
 
 
 def _few_matches(session: Session, conditions: list, user_filter: UserFilter, offset: int):
-    """(matches counted up to SMALL_RESULT + 1, the sorted page among them)."""
+    """(matches counted up to SMALL_RESULT + 1, the sorted page among them).
+
+    The page is the one at `offset`, or the last one when that is past the end.
+    """
     # Sorts whose keys sit in the search indexes beside search_key travel with
     # the candidates, so only the page's own rows are read from the table; the
     # others (email, last sign-in) are read for the matches alone.
@@ -285,9 +287,16 @@ def _few_matches(session: Session, conditions: list, user_filter: UserFilter, of
         select(User.id, *carried).where(*conditions).limit(SMALL_RESULT + 1).cte("candidates")
     ).prefix_with("MATERIALIZED")
     counted = select(func.count().label("matched")).select_from(candidates).subquery()
+    matched = select(func.count()).select_from(candidates).scalar_subquery()
     # Past SMALL_RESULT matches the caller pages via a sort index, so the sort is
     # skipped: a condition on the count alone runs once, before any join.
-    few = select(func.count()).select_from(candidates).scalar_subquery() <= SMALL_RESULT
+    few = matched <= SMALL_RESULT
+    # A page past the end (a stale link) is the last page, found in this pass.
+    offset = sa.case(
+        (matched > offset, offset),
+        (matched > 0, (matched - 1) // PAGE_SIZE * PAGE_SIZE),
+        else_=0,
+    )
     if carried:
         page_ids = (
             select(candidates.c.id)
