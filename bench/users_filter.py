@@ -175,7 +175,8 @@ def seed(url: str, users: int) -> str:
                     "role": "admin" if index % 50 == 0 else "user",
                     "active": rng.random() > 0.05 or index == 0,
                     "session_version": 1,
-                    "mfa_enabled": rng.random() < 0.6,
+                    # The admin signs in with a password alone (no TOTP secret is seeded).
+                    "mfa_enabled": rng.random() < 0.6 and index != 0,
                     "mfa_failed_count": 0,
                     "mfa_lock_count": 0,
                     "last_sign_in_at": stamp(signed_in),

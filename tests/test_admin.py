@@ -10,6 +10,7 @@ import pytest
 from sqlmodel import select
 
 from tests.conftest import sign_in
+from webapp.admin import services
 from webapp.crypto import encrypt_secret, hash_recovery_code
 from webapp.models import (
     AuditEvent,
@@ -281,6 +282,22 @@ def test_paging_is_stable_and_bounded(admin_client, factory, firm):
     assert 'href="/admin/users?q=pat&amp;page=2"' in first.get_data(as_text=True)
     # Without a search, role and active filters page the same way.
     assert len(listed_names(admin_client.get("/admin/users?role=user&page=2"))) == 6
+
+
+def test_a_broad_search_stops_counting_at_the_cap(admin_client, factory, firm, monkeypatch):
+    # The cap is 5,000 (DESIGN.md §7); a smaller one shows the same behaviour.
+    monkeypatch.setattr(services, "SMALL_RESULT", 50)
+    for number in range(52):
+        factory.user(firm["system"], f"p{number:02d}@harbour.example", f"Pat {number:02d}")
+    searched = admin_client.get("/admin/users?q=pat&page=2", headers={"HX-Request": "true"})
+    body = searched.get_data(as_text=True)
+    assert "<strong>More than 50</strong> users match." in body
+    assert "Page 1 of 1" in body and "Only the first 50 are paged" in body
+    assert listed_names(searched) == [f"Pat {n:02d}" for n in range(50)]
+    # Without a search the count is exact.
+    unsearched = admin_client.get("/admin/users?role=user", headers={"HX-Request": "true"})
+    assert "users match." in unsearched.get_data(as_text=True)
+    assert "More than" not in unsearched.get_data(as_text=True)
 
 
 def test_enforcement_deadline_shows_in_the_list(admin_client, session, firm):

@@ -41,6 +41,9 @@ PAGE_SIZE = 50
 MAX_ROWS_PAGED = 10_000
 MAX_PAGE = MAX_ROWS_PAGED // PAGE_SIZE
 # Up to this many matches are sorted on their own rather than via a sort index.
+# It is also how far a search counts: a substring match no B-tree serves costs
+# a scan as long as the count, so a broader search says "more than 5,000" and
+# pages through its first 5,000 (DESIGN.md §7: p95 under 50 ms at 100k users).
 SMALL_RESULT = 5_000
 MAX_SEARCH_LENGTH = 100
 MAX_GRACE_DAYS = 365
@@ -191,12 +194,13 @@ class UserPage:
     matched: int
     page: int
     pages: int
-    # A search counts at most MAX_ROWS_PAGED + 1 matches ("more than …").
+    # A search counts at most SMALL_RESULT + 1 matches ("more than …").
     capped: bool = False
 
     @property
     def more_than_paged(self) -> bool:
-        return self.matched > MAX_ROWS_PAGED
+        """Whether matches exist past the last page offered."""
+        return self.capped or self.matched > MAX_ROWS_PAGED
 
 
 @dataclass(frozen=True)
@@ -241,30 +245,23 @@ def list_users(session: Session, system_id: int, user_filter: UserFilter) -> Use
     page at once because matches are dense. Without a search the count is an
     index-only count; a search (a substring match no B-tree serves) finds its
     first SMALL_RESULT + 1 ids, count and sorted page in one statement, and
-    counts on (capped at MAX_ROWS_PAGED + 1) only when it matches more.
+    stops counting there: a broader search is "more than SMALL_RESULT" and
+    pages through that many.
     """
     conditions = user_filter.conditions(system_id)
-    page = min(user_filter.page, MAX_PAGE)
+    rows_paged = SMALL_RESULT if user_filter.q else MAX_ROWS_PAGED
+    page = min(user_filter.page, rows_paged // PAGE_SIZE)
     offset = (page - 1) * PAGE_SIZE
     rows = None
     if user_filter.q:
         matched, rows = _few_matches(session, conditions, user_filter, offset)
-        if matched > SMALL_RESULT:
-            rows = None
-            matched = session.exec(
-                select(func.count()).select_from(
-                    select(User.id).where(*conditions).limit(MAX_ROWS_PAGED + 1).subquery()
-                )
-            ).one()
     else:
         matched = session.exec(select(func.count()).select_from(User).where(*conditions)).one()
-    pages = max(1, -(-min(matched, MAX_ROWS_PAGED) // PAGE_SIZE))
-    if page > pages and matched:  # past the end (a stale link): the last page
-        page, offset, rows = pages, (pages - 1) * PAGE_SIZE, None
-    page = min(page, pages)
-    if rows is None and matched <= SMALL_RESULT:
-        rows = _few_matches(session, conditions, user_filter, offset)[1]
-    elif rows is None:
+    capped = bool(user_filter.q) and matched > SMALL_RESULT
+    pages = max(1, -(-min(matched, rows_paged) // PAGE_SIZE))
+    if page > pages:  # past the end (a stale link): the last page
+        page, offset = pages, (pages - 1) * PAGE_SIZE
+    if matched > SMALL_RESULT:
         rows = session.exec(
             select(*LIST_COLUMNS)
             .where(*conditions)
@@ -272,12 +269,16 @@ def list_users(session: Session, system_id: int, user_filter: UserFilter) -> Use
             .limit(PAGE_SIZE)
             .offset(offset)
         ).all()
-    capped = bool(user_filter.q) and matched > MAX_ROWS_PAGED
+    elif rows is None:
+        rows = _few_matches(session, conditions, user_filter, offset)[1]
     return UserPage(rows, matched, page, pages, capped=capped)
 
 
 def _few_matches(session: Session, conditions: list, user_filter: UserFilter, offset: int):
-    """(matches counted up to SMALL_RESULT + 1, the sorted page among them)."""
+    """(matches counted up to SMALL_RESULT + 1, the sorted page among them).
+
+    The page is the one at `offset`, or the last one when that is past the end.
+    """
     # Sorts whose keys sit in the search indexes beside search_key travel with
     # the candidates, so only the page's own rows are read from the table; the
     # others (email, last sign-in) are read for the matches alone.
@@ -286,9 +287,20 @@ def _few_matches(session: Session, conditions: list, user_filter: UserFilter, of
         select(User.id, *carried).where(*conditions).limit(SMALL_RESULT + 1).cte("candidates")
     ).prefix_with("MATERIALIZED")
     counted = select(func.count().label("matched")).select_from(candidates).subquery()
+    matched = select(func.count()).select_from(candidates).scalar_subquery()
+    # Past SMALL_RESULT matches the caller pages via a sort index, so the sort is
+    # skipped: a condition on the count alone runs once, before any join.
+    few = matched <= SMALL_RESULT
+    # A page past the end (a stale link) is the last page, found in this pass.
+    offset = sa.case(
+        (matched > offset, offset),
+        (matched > 0, (matched - 1) // PAGE_SIZE * PAGE_SIZE),
+        else_=0,
+    )
     if carried:
         page_ids = (
             select(candidates.c.id)
+            .where(few)
             .order_by(*user_filter.order_by(candidates.c))
             .limit(PAGE_SIZE)
             .offset(offset)
@@ -298,7 +310,7 @@ def _few_matches(session: Session, conditions: list, user_filter: UserFilter, of
     else:
         ordered = (
             select(*LIST_COLUMNS)
-            .where(User.id.in_(select(candidates.c.id)))
+            .where(few, User.id.in_(select(candidates.c.id)))
             .order_by(*user_filter.order_by())
             .limit(PAGE_SIZE)
             .offset(offset)
