@@ -40,3 +40,8 @@ PROFILE = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+
+# For suites run once per form or page: many cases, so fewer examples each.
+PER_CASE = settings(PROFILE, max_examples=15)
+# Where the interesting inputs are few (tokens, ids, raw bytes).
+FEW = settings(PROFILE, max_examples=8)

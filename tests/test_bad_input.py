@@ -21,7 +21,7 @@ from markupsafe import escape
 from sqlmodel import SQLModel
 
 from tests.conftest import sign_in
-from tests.hostile import HOSTILE, MARKUP, PROFILE
+from tests.hostile import FEW, HOSTILE, MARKUP, PER_CASE
 from tests.mfa_support import clock, enable_mfa, password_step, submit_code  # noqa: F401
 from webapp.mfa.forms import DIGITS, no_spaces
 from webapp.mfa.services import is_recovery_code_shaped
@@ -217,7 +217,7 @@ def post(world: World, form: Form, data: dict, **kw):
 
 
 @pytest.mark.parametrize("form_name", FIELD_FORMS)
-@PROFILE
+@PER_CASE
 @given(data=st.data())
 def test_every_form_field_survives_hostile_text(world, form_name, data):
     form = FORMS[form_name]
@@ -247,7 +247,7 @@ def test_every_form_field_survives_hostile_text(world, form_name, data):
 
 
 @pytest.mark.parametrize("form_name", list(FORMS))
-@PROFILE
+@FEW
 @given(token=st.one_of(st.none(), HOSTILE, st.text(alphabet="abcdef0123456789.-_", max_size=120)))
 def test_forged_or_missing_csrf_token_is_refused_and_changes_nothing(world, form_name, token):
     form = FORMS[form_name]
@@ -273,7 +273,7 @@ def test_huge_body_is_refused_and_changes_nothing(world, form_name):
 
 
 @pytest.mark.parametrize("form_name", FIELD_FORMS)
-@PROFILE
+@FEW
 @given(raw=st.binary(min_size=1, max_size=200))
 def test_invalid_utf8_in_a_form_never_fails(world, form_name, raw):
     form = FORMS[form_name]
@@ -319,7 +319,7 @@ PARAMETER_VALUES = st.one_of(
 
 
 @pytest.mark.parametrize("path", list(QUERIES))
-@PROFILE
+@PER_CASE
 @given(data=st.data())
 def test_query_parameters_never_fail_or_change_state(world, path, data):
     client_name, names = QUERIES[path]
@@ -341,7 +341,7 @@ def test_query_parameters_never_fail_or_change_state(world, path, data):
 
 
 @pytest.mark.parametrize("path", ["/admin/users", "/admin/users.csv", "/admin/audit", "/profile"])
-@PROFILE
+@FEW
 @given(raw=st.binary(max_size=200))
 def test_invalid_utf8_and_nul_in_a_query_string_never_fail(world, path, raw):
     client = world.clients["mfa" if path == "/profile" else "admin"]
@@ -357,7 +357,7 @@ def test_invalid_utf8_and_nul_in_a_query_string_never_fail(world, path, raw):
 @pytest.mark.parametrize(
     "template", ["/admin/users/{id}", "/admin/views/{id}/rename", "/admin/views/{id}/delete"]
 )
-@PROFILE
+@FEW
 @given(user_id=st.one_of(st.integers(0, 10**30), st.sampled_from(["-1", "1.5", "1e3", "%2e"])))
 def test_ids_of_nothing_are_404_and_change_nothing(world, template, user_id):
     assume(user_id not in world.ids.values())
