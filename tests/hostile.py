@@ -43,5 +43,5 @@ PROFILE = settings(
 
 # For suites run once per form or page: many cases, so fewer examples each.
 PER_CASE = settings(PROFILE, max_examples=15)
-# Where the interesting inputs are few (tokens, ids, raw bytes).
-FEW = settings(PROFILE, max_examples=8)
+# One test drawing the form or page as well as the input.
+MANY_CASES = settings(PROFILE, max_examples=40)
