@@ -377,6 +377,22 @@ def test_ids_of_nothing_are_404_and_change_nothing(world, template, user_id):
     assert world.snapshot() == before
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/users?page=%C2%B2",  # "²" passes str.isdigit but not int()
+        "/admin/users.csv?page=%D9%A3",
+        "/admin/audit?before=%C2%B2",
+        "/admin/audit?before=99999999999999999999",
+        "/admin/users/99999999999999999999",
+        "/admin/users?q=x",
+    ],
+)
+def test_numbers_no_column_holds_are_ignored_or_not_found(world, path):
+    response = world.clients["admin"].get(path, headers={"HX-Request": "true"})
+    assert response.status_code in (200, 404)
+
+
 # --- Escaping ---------------------------------------------------------------------------
 
 NAMES = ["<img src=x onerror=alert(1)>", '"><script>alert(2)</script>']
