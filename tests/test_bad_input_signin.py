@@ -2,31 +2,11 @@
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import sign_in
-
-HOSTILE = st.one_of(
-    st.text(max_size=300),
-    st.sampled_from(
-        [
-            "<script>alert(1)</script>",
-            "' OR '1'='1' --",
-            "ann@example.com'; DROP TABLE users; --",
-            "\x00",
-            "a" * 5000,
-            "=cmd|' /C calc'!A0",
-            "ａｎｎ@ｅｘａｍｐｌｅ.ｃｏｍ",
-        ]
-    ),
-)
-
-PROFILE = settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+from tests.hostile import HOSTILE, PROFILE
 
 
 @PROFILE

@@ -63,7 +63,9 @@ def register_blueprints(app: Flask) -> None:
     from webapp.admin import bp as admin_bp
     from webapp.auth import bp as auth_bp
     from webapp.mfa import bp as mfa_bp
+    from webapp.security import register_converters
 
+    register_converters(app)
     app.register_blueprint(auth_bp)
     app.register_blueprint(mfa_bp)
     app.register_blueprint(admin_bp)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, Response, abort, request
+from werkzeug.routing import IntegerConverter
 
 # No inline script or style anywhere: htmx is configured (in base.html) to need
 # neither eval nor its injected indicator styles.
@@ -47,6 +48,32 @@ def reject_nul_characters() -> None:
     for values in (request.args, request.form):
         if any("\x00" in value for _key, value in values.items(multi=True)):
             abort(400, description="The request contained characters that are not allowed.")
+
+
+# The largest id an INTEGER column holds (PostgreSQL's int4; SQLite's is wider).
+MAX_ROW_ID = 2**31 - 1
+
+
+def ascii_int(value: str) -> int | None:
+    """The number `value` spells in plain ASCII digits, else None (`str.isdigit`
+    alone also accepts "²" and "١", which `int` then refuses with a 500).
+    """
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
+class RowIdConverter(IntegerConverter):
+    """`<int:…>` in URLs: only ids a database integer column can hold (larger
+    ones would fail in the driver with a 500 rather than match nothing: 404).
+    """
+
+    def __init__(self, url_map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", MAX_ROW_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
+def register_converters(app: Flask) -> None:
+    """URL converters; before any route is added (rules bind them when added)."""
+    app.url_map.converters["int"] = RowIdConverter
 
 
 def init_app(app: Flask) -> None:

@@ -22,6 +22,7 @@ from webapp.extensions import db
 from webapp.htmx import render_page, wants_fragment
 from webapp.models import System, utcnow
 from webapp.outbox import request_delivery
+from webapp.security import MAX_ROW_ID, ascii_int
 
 
 def users_url(query: str = "") -> str:
@@ -309,13 +310,13 @@ def audit_log():
     action = request.args.get("action", "")
     action = action if action in audit.Action.ALL else ""
     user_email = request.args.get("user", "").strip()[:254]
-    before = request.args.get("before", "")
+    before = ascii_int(request.args.get("before", ""))
     page = services.audit_events(
         db.session,
         current_user.system_id,
         user_email=user_email,
         action=action,
-        before=int(before) if before.isdigit() else None,
+        before=before if before is not None and before <= MAX_ROW_ID else None,
     )
     return render_page(
         "admin/audit.html",

@@ -35,6 +35,7 @@ from webapp.models import (
     search_key,
 )
 from webapp.outbox import queue_email
+from webapp.security import ascii_int
 
 PAGE_SIZE = 50
 # Offset paging stays cheap only so deep; past it the admin narrows the filter.
@@ -111,7 +112,7 @@ class UserFilter:
             return value if value in FILTER_CHOICES[name] else ""
 
         sort = args.get("sort", "name")
-        page = args.get("page", "1")
+        page = ascii_int(args.get("page", "1"))
         return cls(
             q=" ".join(args.get("q", "").split())[:MAX_SEARCH_LENGTH],
             mfa=choice("mfa"),
@@ -119,7 +120,7 @@ class UserFilter:
             active=choice("active"),
             sort=sort if sort in SORTS else "name",
             direction="desc" if args.get("dir") == "desc" else "asc",
-            page=min(int(page), MAX_PAGE) if page.isdigit() and int(page) > 0 else 1,
+            page=min(page, MAX_PAGE) if page else 1,
         )
 
     @classmethod

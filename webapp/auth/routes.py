@@ -95,9 +95,10 @@ def code_step(form_class, template: str, check):
     elif request.method == "POST":
         status = 422
     locked_until = throttle.current_lock(user, now)
+    # The whole page even for htmx: the content block lives in the shared
+    # parent template (auth/_code_step.html), where a fragment cannot find it.
     return render_page(
         template,
-        block="content",
         status=status,
         form=form,
         locked=mfa.locked_message(locked_until) if locked_until else None,
