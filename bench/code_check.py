@@ -7,7 +7,7 @@ code to /sign-in/verify (the measured request); the replay guard is reset
 between rounds outside the timing, since a code is accepted only once.
 The plain route is a bare `return "ok"` on the same app and server.
 
-    /work/venv/bin/python bench/code_check.py [--rounds 200]
+    .venv/bin/python bench/code_check.py [--rounds 200]
     BENCH_DATABASE_URL=postgresql+psycopg://root@127.0.0.1:5432/bench ... (default: SQLite)
 
 Not part of the test suite.

@@ -1,6 +1,6 @@
 """Benchmark: the heads-up run over 1,000,000 users in 10,000 systems (DESIGN.md §7).
 
-    /work/venv/bin/python bench/heads_up.py [--users N] [--systems N]
+    .venv/bin/python bench/heads_up.py [--users N] [--systems N]
 
 Creates a private PostgreSQL database (dropped at the end), seeds it
 server-side (INSERT … SELECT generate_series), then times the whole daily run

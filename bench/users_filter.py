@@ -9,8 +9,8 @@ each filter, each sort in both directions, and pages deep into the list.
 Reports p50/p95/max server time and the largest response. Budget (DESIGN.md
 §7): p95 under 50 ms, response under 30 KB.
 
-    /work/venv/bin/python bench/users_filter.py            # both databases
-    /work/venv/bin/python bench/users_filter.py --db sqlite --users 20000
+    .venv/bin/python bench/users_filter.py            # both databases
+    .venv/bin/python bench/users_filter.py --db sqlite --users 20000
 """
 
 from __future__ import annotations
