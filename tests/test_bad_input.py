@@ -361,10 +361,14 @@ def test_invalid_utf8_and_nul_in_a_query_string_never_fail(world, path, raw):
     template=st.sampled_from(
         ["/admin/users/{id}", "/admin/views/{id}/rename", "/admin/views/{id}/delete"]
     ),
-    user_id=st.one_of(st.integers(0, 10**30), st.sampled_from(["-1", "1.5", "1e3", "%2e"])),
+    # The world holds a handful of rows, so 0 and ids from 1000 up name nothing.
+    user_id=st.one_of(
+        st.just(0),
+        st.integers(1000, 10**30),
+        st.sampled_from(["-1", "1.5", "1e3", "%2e"]),
+    ),
 )
 def test_ids_of_nothing_are_404_and_change_nothing(world, template, user_id):
-    assume(user_id not in world.ids.values())
     client = world.clients["admin"]
     path = template.format(id=user_id)
     before = world.snapshot()

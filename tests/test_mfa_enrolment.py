@@ -269,6 +269,12 @@ def test_save_without_csrf_token_is_refused(app, client, zoe, session, clock):
         headers=HX,
     )
     assert response.status_code == 400
+    body = response.get_data(as_text=True)
+    # The dialog comes back in place, with the message and the same key.
+    assert "HX-Retarget" not in response.headers
+    assert 'id="mfa-dialog"' in body and "Your form expired" in body
+    assert "First code" in body and "<html" not in body
+    assert stored_secret(app, session, zoe) == secret
     session.expire_all()
     assert not session.get(User, zoe.id).mfa_enabled
 

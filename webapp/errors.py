@@ -23,12 +23,15 @@ MESSAGES = {
 }
 
 
+CSRF_MESSAGE = "Your form expired or was not sent from this site. Reload the page and try again."
+
+
 def render_error(error: HTTPException):
     """Render the error page (or its content block for htmx, swapped into <main>)."""
     code = error.code or 500
     message = MESSAGES.get(code, error.description)
     if isinstance(error, CSRFError):
-        message = "Your form expired or was not sent from this site. Reload the page and try again."
+        message = CSRF_MESSAGE
     response = render_page(
         "errors/error.html", block="content", status=code, code=code, message=message
     )

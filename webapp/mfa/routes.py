@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from flask import flash, redirect, request, url_for
 from flask_login import current_user, login_required, login_user
+from flask_wtf.csrf import CSRFError
 
 from webapp.auth.services import safe_next
+from webapp.errors import CSRF_MESSAGE, render_error
 from webapp.extensions import db, limiter
 from webapp.htmx import render_page, wants_fragment
 from webapp.mfa import bp, enforcement, services, throttle, totp
@@ -87,6 +89,23 @@ def confirm_setup():
     else:
         status = 422
     return render_setup(services.pending_enrolment(db.session, me(), now), form=form, status=status)
+
+
+@bp.errorhandler(CSRFError)
+def csrf_failure(error: CSRFError):
+    """A refused "Save" (no or a stale CSRF token) re-renders the setup dialog in
+    place with the message, like every other setup error; elsewhere, the error page.
+    """
+    if (
+        request.endpoint != "mfa.confirm_setup"
+        or not current_user.is_authenticated
+        or current_user.mfa_enabled
+    ):
+        return render_error(error)
+    form = SetupForm(formdata=None)
+    form.form_errors.append(CSRF_MESSAGE)
+    pending = services.pending_enrolment(db.session, me(), utcnow())
+    return render_setup(pending, form=form, status=400)
 
 
 def render_setup(
