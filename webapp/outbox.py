@@ -158,15 +158,17 @@ def queue_email(session: Session, **fields) -> int | None:
     return ids[0] if ids else None
 
 
-def request_delivery(ids: Iterable[int] = ()) -> None:
+def request_delivery(ids: Iterable[int | None] = ()) -> None:
     """Ask the job queue to deliver these rows now (after the caller committed).
 
-    A broker outage must not fail the user's request: the rows stay pending and
-    the next outbox sweep (every minute, see `jobs.schedule`) delivers them.
+    `ids` may hold the None that `queue_email` returns for a deduplicated email;
+    those are skipped. A broker outage must not fail the user's request: the rows
+    stay pending and the next outbox sweep (every minute, see `jobs.schedule`)
+    delivers them.
     """
     from jobs.mail import deliver_outbox
 
-    ids = list(ids)
+    ids = [row_id for row_id in ids if row_id is not None]
     # No ids: deliver whatever is due. Many ids: one task per sending batch.
     batches = [ids[start : start + BATCH_SIZE] for start in range(0, len(ids), BATCH_SIZE)]
     try:

@@ -170,7 +170,7 @@ def edit_user(user_id: int):
             getattr(form, error.field).errors = [str(error)]
         else:
             db.session.commit()
-            request_delivery([row_id for row_id in outbox_ids if row_id])
+            request_delivery(outbox_ids)
             flash(f"Saved {user.display_name}.", "info")
             return redirect(url_for("admin.edit_user", user_id=user.id))
     status = 422 if request.method == "POST" else 200

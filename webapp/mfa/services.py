@@ -185,17 +185,27 @@ def _enable(
     user.mfa_enabled_at = now
     user.mfa_deadline = None
     codes = replace_recovery_codes(session, user, now)
-    audit.record(
+    _record_own_change(
         session,
-        system_id=user.system_id,
-        action=audit.Action.MFA_ENABLED,
-        actor_id=user.id,
-        subject_id=user.id,
+        user,
+        audit.Action.MFA_ENABLED,
+        "mfa_enabled",
+        "Multi-factor authentication is on",
+        now,
     )
-    email_id = _email_user(session, user, "mfa_enabled", "Multi-factor authentication is on", now)
-    session.commit()
-    outbox.request_delivery([email_id] if email_id else [])
     return codes
+
+
+def _record_own_change(
+    session: Session, user: User, action: str, template: str, subject: str, now: datetime
+) -> None:
+    """Audit a change the user made to their own MFA, email them, commit, deliver."""
+    audit.record(
+        session, system_id=user.system_id, action=action, actor_id=user.id, subject_id=user.id
+    )
+    email_id = _email_user(session, user, template, subject, now)
+    session.commit()
+    outbox.request_delivery([email_id])
 
 
 def _email_user(session: Session, user: User, template: str, subject: str, now: datetime):
@@ -369,16 +379,14 @@ def deactivate(session: Session, user: User, code: str, now: datetime) -> CodeCh
     if not check.accepted:
         return check
     remove_mfa(session, user)
-    audit.record(
+    _record_own_change(
         session,
-        system_id=user.system_id,
-        action=audit.Action.MFA_DISABLED,
-        actor_id=user.id,
-        subject_id=user.id,
+        user,
+        audit.Action.MFA_DISABLED,
+        "mfa_disabled",
+        "Multi-factor authentication is off",
+        now,
     )
-    email_id = _email_user(session, user, "mfa_disabled", "Multi-factor authentication is off", now)
-    session.commit()
-    outbox.request_delivery([email_id] if email_id else [])
     return check
 
 
