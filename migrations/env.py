@@ -7,6 +7,7 @@ from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
 import webapp.models  # noqa: F401  (registers the tables on the metadata)
+from webapp import user_search
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -50,6 +51,8 @@ def _run(connection) -> None:
         # SQLite alters tables by copying them; batch mode does that for us.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # SQLite's search index is not in the models; autogenerate must not drop it.
+        include_name=user_search.include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

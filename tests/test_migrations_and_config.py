@@ -11,8 +11,10 @@ from sqlmodel import SQLModel
 
 from config import DEV_ENCRYPTION_KEY, DEV_SECRET_KEY, settings_from_environment
 from tests.conftest import private_postgres_database
-from webapp import create_app
+from webapp import accounts, create_app, user_search
+from webapp.admin import services
 from webapp.cli import alembic_config
+from webapp.extensions import db
 
 STRONG_SECRET = "s" * 40
 STRONG_KEY = "bmV3LWtleS1mb3ItcHJvZHVjdGlvbi11c2UtMDAwMDA="
@@ -34,12 +36,53 @@ def test_migrations_upgrade_from_empty_and_match_the_models(empty_database_url):
     engine = sa.create_engine(empty_database_url)
     with engine.connect() as conn:
         diff = compare_metadata(
-            MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata
+            MigrationContext.configure(
+                conn, opts={"compare_type": True, "include_name": user_search.include_name}
+            ),
+            SQLModel.metadata,
         )
         tables = set(sa.inspect(conn).get_table_names())
     engine.dispose()
     assert diff == []
     assert {"systems", "users", "totp_credentials", "outbound_emails"} <= tables
+
+
+def test_users_from_before_the_search_index_are_found_and_it_can_be_undone(empty_database_url):
+    app = create_app("testing", {"DATABASE_URL": empty_database_url})
+    with app.app_context():
+        command.upgrade(alembic_config(), "0002_admin")
+        system = accounts.create_system(
+            db.session, "Ngata Law", country="NZ", timezone="Pacific/Auckland"
+        )
+        db.session.flush()
+        system_id = system.id
+        accounts.create_user(
+            db.session, system, email="ana@firm.example", name="Ana Ngata", password="p" * 12
+        )
+        db.session.commit()
+        db.session.close()
+
+        command.upgrade(alembic_config(), "heads")
+        assert names(system_id, "ngata") == ["Ana Ngata"]  # indexed by the upgrade
+        accounts.create_user(
+            db.session, system, email="rua@firm.example", name="Rua Ngata", password="p" * 12
+        )
+        db.session.commit()
+        assert names(system_id, "ngata") == ["Ana Ngata", "Rua Ngata"]  # and by its trigger
+
+        command.downgrade(alembic_config(), "0002_admin")
+        tables = set(sa.inspect(db.engine).get_table_names())
+        command.upgrade(alembic_config(), "heads")
+        assert names(system_id, "ngata") == ["Ana Ngata", "Rua Ngata"]
+        db.engine.dispose()
+    assert not any(name.startswith(user_search.FTS_TABLE) for name in tables)  # undone
+
+
+def names(system_id: int, q: str) -> list[str]:
+    """What the users list shows for search `q` (inside an app context)."""
+    page = services.list_users(db.session, system_id, services.UserFilter(q=q))
+    db.session.close()
+    return [row.display_name for row in page.rows]
 
 
 def test_production_refuses_the_dev_secret_key():

@@ -15,6 +15,8 @@ from flask_login import UserMixin
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from webapp import user_search
+
 # Named constraints, so Alembic can alter them on SQLite (batch mode) and PostgreSQL alike.
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(column_0_label)s",
@@ -104,27 +106,40 @@ class System(SQLModel, table=True):
         )
 
 
+# The admin list's indexes (DESIGN.md §7), each `(system_id, *columns, id)`.
+# One per sort (search_key starts with the folded name, so it is the name
+# order) and per filter with a search. The tie-breaker id comes last, so an
+# index yields exactly the list's ORDER BY and PostgreSQL reads ids (and, for a
+# search, the key) from the index alone. Every index a filtered search may walk
+# holds search_key, so SQLite tests the search there and reads matching rows only.
+USER_LIST_INDEXES = {
+    "ix_users_system_search": ("search_key",),
+    "ix_users_system_email": ("email",),
+    "ix_users_system_last_sign_in": ("last_sign_in_at",),
+    "ix_users_system_role_search": ("role", "search_key"),
+    "ix_users_system_active_search": ("active", "search_key"),
+    "ix_users_system_mfa_search": ("mfa_enabled", "search_key"),
+    "ix_users_system_mfa": ("mfa_enabled", "active", "search_key"),
+    "ix_users_system_filters": ("role", "active", "mfa_enabled", "search_key"),
+}
+
+
 class User(UserMixin, SQLModel, table=True):
     """A person who signs in to a system (also the Flask-Login user)."""
 
     __tablename__ = "users"
 
-    # The admin list's filters and sorts, each served by an index (DESIGN.md §7):
-    # search_key starts with the folded name, so it is also the name sort order.
     __table_args__ = (
-        sa.Index("ix_users_system_mfa", "system_id", "mfa_enabled", "active"),
-        sa.Index("ix_users_system_search", "system_id", "search_key"),
-        sa.Index("ix_users_system_email", "system_id", "email"),
-        sa.Index("ix_users_system_role_search", "system_id", "role", "search_key"),
-        sa.Index("ix_users_system_active_search", "system_id", "active", "search_key"),
-        sa.Index("ix_users_system_mfa_search", "system_id", "mfa_enabled", "search_key"),
-        sa.Index("ix_users_system_last_sign_in", "system_id", "last_sign_in_at"),
-        # Covers any combination of the role, active and MFA filters with a search
-        # (counting, and the substring scan, without reading the table).
-        sa.Index(
-            "ix_users_system_filters", "system_id", "role", "active", "mfa_enabled", "search_key"
+        *(
+            sa.Index(name, "system_id", *columns, "id")
+            for name, columns in USER_LIST_INDEXES.items()
         ),
-        # Substring search: a trigram GIN index on PostgreSQL (a plain index elsewhere).
+        # Narrow, so PostgreSQL counts any filter (and the MFA totals) from the
+        # index alone instead of scanning the table. Its column order never gives
+        # SQLite more equality matches than a search index that holds search_key.
+        sa.Index("ix_users_system_counts", "system_id", "active", "mfa_enabled", "role"),
+        # Substring search: a trigram GIN index on PostgreSQL (on SQLite, an FTS5
+        # table outside this metadata: webapp/user_search.py).
         sa.Index(
             "ix_users_search_trgm",
             "search_key",
@@ -134,7 +149,8 @@ class User(UserMixin, SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    system_id: int = Field(foreign_key="systems.id", index=True)
+    # No index of its own: every list index starts with it.
+    system_id: int = Field(foreign_key="systems.id")
     # Stored lower-cased, so the unique index makes emails unique case-insensitively.
     email: str = Field(max_length=254, sa_column_kwargs={"unique": True})
     display_name: str = Field(max_length=200)
@@ -307,3 +323,15 @@ class OutboundEmail(SQLModel, table=True):
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
     sent_at: datetime | None = Field(default=None, sa_column=utc_column())
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+
+
+# The SQLite substring-search index lives outside this metadata; schemas built
+# from it (tests, `create_all`) get it with the users table.
+@sa.event.listens_for(User.__table__, "after_create")
+def _create_user_search_index(_table, connection, **_kw) -> None:
+    user_search.create(connection)
+
+
+@sa.event.listens_for(User.__table__, "before_drop")
+def _drop_user_search_index(_table, connection, **_kw) -> None:
+    user_search.drop(connection)
