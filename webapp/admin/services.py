@@ -246,13 +246,14 @@ def list_users(session: Session, system_id: int, user_filter: UserFilter) -> Use
     """The page of users that `user_filter` asks for, with the match count.
 
     Two plans, chosen by how many users match. Few (up to SMALL_RESULT): their
-    ids come off the filter's index and only they are sorted, so a sparse
-    filter never walks a sort index row by row. Many: the sort index yields a
-    page at once because matches are dense. Without a search the count is an
-    index-only count; a search (a substring match no B-tree serves) finds its
-    first SMALL_RESULT + 1 ids, count and sorted page in one statement, and
-    stops counting there: a broader search is "more than SMALL_RESULT" and
-    pages through that many.
+    ids come off the filter's index (for a rare search on SQLite, off the
+    trigram index: `user_search`) and only they are sorted, so a sparse filter
+    never walks a sort index row by row. Many: the sort index yields the
+    page's ids at once because matches are dense, then the page's rows are
+    read. Without a search the count is an index-only count; a search (a
+    substring match no B-tree serves) finds its first SMALL_RESULT + 1 ids,
+    count and sorted page in one statement, and stops counting there: a
+    broader search is "more than SMALL_RESULT" and pages through that many.
     """
     conditions = user_filter.conditions(system_id)
     rows_paged = SMALL_RESULT if user_filter.q else MAX_ROWS_PAGED
