@@ -263,6 +263,14 @@ def test_filters_and_sorts(admin_client, app, session, firm, query, expected):
     assert listed_names(response) == expected
 
 
+@pytest.mark.parametrize("sort", sorted(services.SORTS))
+def test_every_sort_has_an_index_in_its_exact_order(sort):
+    # Paging a 100,000-user list stays fast only if an index yields the ORDER BY.
+    order = ["system_id", *(column.key for column in services.SORTS[sort]), "id"]
+    indexes = [[column.name for column in index.columns] for index in User.__table__.indexes]
+    assert order in indexes
+
+
 def test_clicking_a_header_sorts_and_again_reverses(admin_client):
     body = admin_client.get("/admin/users?q=a").get_data(as_text=True)
     assert 'href="/admin/users?q=a&amp;sort=email"' in body

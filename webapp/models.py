@@ -106,16 +106,16 @@ class System(SQLModel, table=True):
         )
 
 
-# The admin list's indexes (DESIGN.md §7), each `(system_id, *columns, id)`.
-# One per sort (search_key starts with the folded name, so it is the name
-# order) and per filter with a search. The tie-breaker id comes last, so an
-# index yields exactly the list's ORDER BY and PostgreSQL reads ids (and, for a
-# search, the key) from the index alone. Every index a filtered search may walk
-# holds search_key, so SQLite tests the search there and reads matching rows only.
+# The admin list's indexes (DESIGN.md §7), each `(system_id, *columns, id)`:
+# one per sort, in the sort's order (`admin.services.SORTS`: ties by name, i.e.
+# search_key, then id), and one per filter combination a search may walk. So
+# an index yields exactly the list's ORDER BY; PostgreSQL reads ids and keys
+# from the index alone; and as every one holds search_key, SQLite tests a search
+# on the index and reads the matching rows only.
 USER_LIST_INDEXES = {
     "ix_users_system_search": ("search_key",),
-    "ix_users_system_email": ("email",),
-    "ix_users_system_last_sign_in": ("last_sign_in_at",),
+    "ix_users_system_email": ("email", "search_key"),
+    "ix_users_system_last_sign_in": ("last_sign_in_at", "search_key"),
     "ix_users_system_role_search": ("role", "search_key"),
     "ix_users_system_active_search": ("active", "search_key"),
     "ix_users_system_mfa_search": ("mfa_enabled", "search_key"),

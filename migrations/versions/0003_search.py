@@ -6,8 +6,9 @@ Create Date: 2026-11-28 00:10:00
 
 - SQLite: an FTS5 trigram table kept in step with users.search_key by triggers
   (webapp/user_search.py). PostgreSQL has its trigram GIN index already.
-- Each list index gains the tie-breaker id as its last column (see
-  `webapp.models.USER_LIST_INDEXES`); ix_users_system_mfa also gains search_key.
+- Each list index ends in search_key (the name: the lists' first tie-breaker)
+  and id (the last), so it serves its sort exactly and holds what a search tests
+  (see `webapp.models.USER_LIST_INDEXES`).
 - ix_users_system_counts, narrow, for counting filters; ix_users_system_id goes
   (every list index starts with system_id).
 
@@ -42,8 +43,8 @@ BEFORE = {
 }
 AFTER = {
     "ix_users_system_search": ["system_id", "search_key", "id"],
-    "ix_users_system_email": ["system_id", "email", "id"],
-    "ix_users_system_last_sign_in": ["system_id", "last_sign_in_at", "id"],
+    "ix_users_system_email": ["system_id", "email", "search_key", "id"],
+    "ix_users_system_last_sign_in": ["system_id", "last_sign_in_at", "search_key", "id"],
     "ix_users_system_role_search": ["system_id", "role", "search_key", "id"],
     "ix_users_system_active_search": ["system_id", "active", "search_key", "id"],
     "ix_users_system_mfa_search": ["system_id", "mfa_enabled", "search_key", "id"],

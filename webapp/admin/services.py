@@ -64,17 +64,16 @@ class FieldError(InvalidInput):
 
 # --- The users list -----------------------------------------------------------
 
-# Sort key -> columns (the tie-breaker id last, so paging is stable). Each
-# prefix is served by an index of `User.__table_args__`.
+# Sort key -> columns. Ties go by name (search_key), then id, which the caller
+# appends. Each is served, with id, by an index of `USER_LIST_INDEXES`.
 SORTS = {
     "name": (User.search_key,),
-    "email": (User.email,),
+    "email": (User.email, User.search_key),
     "role": (User.role, User.search_key),
     "active": (User.active, User.search_key),
     "mfa": (User.mfa_enabled, User.search_key),
-    "last_sign_in": (User.last_sign_in_at,),
+    "last_sign_in": (User.last_sign_in_at, User.search_key),
 }
-SORTS_WITH_SEARCH_KEY = frozenset({"name", "role", "active", "mfa"})
 SORT_LABELS = {
     "name": "Name",
     "email": "Email",
@@ -288,12 +287,13 @@ def _few_matches(session: Session, conditions: list, user_filter: UserFilter, of
 
     The page is the one at `offset`, or the last one when that is past the end.
     """
-    # Sorts whose keys sit in the search indexes beside search_key travel with
-    # the candidates, so only the page's own rows are read from the table; the
-    # others (email, last sign-in) are read for the matches alone.
-    carried = SORTS[user_filter.sort] if user_filter.sort in SORTS_WITH_SEARCH_KEY else ()
+    # The candidates carry their sort keys, which every list index holds beside
+    # search_key, so only the page's own rows are read from the table.
     candidates = user_search.driven_by_index(
-        session, select(User.id, *carried).where(*conditions), User.id, user_filter.needle
+        session,
+        select(User.id, *SORTS[user_filter.sort]).where(*conditions),
+        User.id,
+        user_filter.needle,
     )
     candidates = candidates.limit(SMALL_RESULT + 1).cte("candidates").prefix_with("MATERIALIZED")
     counted = select(func.count().label("matched")).select_from(candidates).subquery()
@@ -307,25 +307,15 @@ def _few_matches(session: Session, conditions: list, user_filter: UserFilter, of
         (matched > 0, (matched - 1) // PAGE_SIZE * PAGE_SIZE),
         else_=0,
     )
-    if carried:
-        page_ids = (
-            select(candidates.c.id)
-            .where(few)
-            .order_by(*user_filter.order_by(candidates.c))
-            .limit(PAGE_SIZE)
-            .offset(offset)
-            .subquery()
-        )
-        ordered = _rows_of(page_ids).subquery()
-    else:
-        ordered = (
-            select(*LIST_COLUMNS)
-            .where(few, User.id.in_(select(candidates.c.id)))
-            .order_by(*user_filter.order_by())
-            .limit(PAGE_SIZE)
-            .offset(offset)
-            .subquery()
-        )
+    page_ids = (
+        select(candidates.c.id)
+        .where(few)
+        .order_by(*user_filter.order_by(candidates.c))
+        .limit(PAGE_SIZE)
+        .offset(offset)
+        .subquery()
+    )
+    ordered = _rows_of(page_ids).subquery()
     # Outer join: the count arrives even when the page is empty.
     result = session.exec(
         select(counted.c.matched, ordered)
