@@ -14,7 +14,8 @@ Create Date: 2026-11-28 00:10:00
 
 SQLite drops a table's triggers with the table: a later migration that rebuilds
 `users` in batch mode must call `user_search.drop` before and
-`user_search.create` after (tests/test_user_search.py checks the migrated schema).
+`user_search.create` after (tests/test_migrations_and_config.py checks the
+migrated schema finds users from before and after the upgrade).
 """
 
 from collections.abc import Sequence
