@@ -4,7 +4,7 @@ Seeds one system with 100,000 users (plus a small second system, so tenant
 scoping is real) on SQLite and on PostgreSQL, schema from the Alembic
 migrations (so the indexes measured are the shipped ones), then signs an admin
 in through the Flask test client and sends 200 varied htmx requests for the
-results partial: searches of 1 to 8 characters (accented, misses, emails),
+results partial: searches of 1 to 11 characters (accented, misses, emails),
 each filter, each sort in both directions, and pages deep into the list.
 Reports p50/p95/max server time and the largest response. Budget (DESIGN.md
 §7): p95 under 50 ms, response under 30 KB.
