@@ -22,7 +22,7 @@ from tests.mfa_support import (
 )
 from webapp.auth import pending
 from webapp.mfa import services, throttle
-from webapp.models import AuditEvent, RecoveryCode, User
+from webapp.models import AuditEvent, PendingSignIn, RecoveryCode, User
 
 clock = mfa_support.clock  # the fixture, under its own name
 
@@ -171,6 +171,33 @@ def test_cookie_copied_during_the_code_step_cannot_be_reused(app, client, ann, c
     assert response.status_code in (302, 400)
     assert response.headers.get("Location") != "/profile"
     assert not signed_in(thief)
+
+
+def test_finished_code_steps_are_deleted_at_the_next_password_step(
+    app, client, factory, session, ann, clock
+):
+    bob = factory.user(email="bob@example.com")
+    enable_mfa(app, session, bob, secret="KRUGS4ZANFZSAYJAONSWG4TFOQQGW2LZ")
+    password_step(client, "ann@example.com")
+    copied = client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
+    assert submit_code(client, clock.code()).status_code == 302  # used
+    password_step(app.test_client(), "ann@example.com")  # left to expire
+    password_step(app.test_client(), "bob@example.com")  # someone else's, left to expire
+    clock.advance(minutes=6)
+
+    password_step(app.test_client(), "ann@example.com")
+
+    def steps(user) -> int:
+        session.expire_all()
+        return len(
+            session.exec(select(PendingSignIn).where(PendingSignIn.user_id == user.id)).all()
+        )
+
+    assert (steps(ann), steps(bob)) == (1, 1)
+    # The used step's cookie, its row gone, still cannot reach the code step.
+    thief = app.test_client()
+    thief.set_cookie(app.config["SESSION_COOKIE_NAME"], copied)
+    assert thief.get("/sign-in/verify").headers.get("Location") == "/sign-in"
 
 
 def test_pending_step_cannot_be_completed_for_another_user(app, client, factory, session, clock):

@@ -23,7 +23,17 @@ NEXT_KEY = "pending_next"
 
 
 def begin(session: Session, user: User, now: datetime, next_target: str | None) -> None:
-    """Start the code step for `user` on a fresh browser session (commits)."""
+    """Start the code step for `user` on a fresh browser session (commits).
+
+    The user's earlier steps that are over (used or expired) are deleted here,
+    so the table holds at most one finished step per user between sign-ins.
+    """
+    session.execute(
+        sa.delete(PendingSignIn).where(
+            PendingSignIn.user_id == user.id,
+            sa.or_(PendingSignIn.consumed_at.is_not(None), PendingSignIn.expires_at <= now),
+        )
+    )
     token = new_token()
     session.add(
         PendingSignIn(
