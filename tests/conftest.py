@@ -67,9 +67,6 @@ def postgres_url():
     """A private PostgreSQL database for this test session, with the tables."""
     with private_postgres_database("firmguard_test") as url:
         engine = sa.create_engine(url)
-        with engine.begin() as conn:
-            # The users search index uses trigram operators (migration 0002_admin).
-            conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
         SQLModel.metadata.create_all(engine)
         engine.dispose()
         yield url

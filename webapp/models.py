@@ -325,8 +325,15 @@ class OutboundEmail(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
 
 
-# The SQLite substring-search index lives outside this metadata; schemas built
-# from it (tests, `create_all`) get it with the users table.
+# What the tables need beyond this metadata, for schemas built from it (tests and
+# benchmarks call `create_all`; migrations do the same in 0002_admin and 0003_search).
+@sa.event.listens_for(SQLModel.metadata, "before_create")
+def _create_extensions(_metadata, connection, **_kw) -> None:
+    # The trigram operators of ix_users_search_trgm.
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+
+
 @sa.event.listens_for(User.__table__, "after_create")
 def _create_user_search_index(_table, connection, **_kw) -> None:
     user_search.create(connection)
