@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import select
@@ -309,10 +310,14 @@ def test_a_broad_search_stops_counting_at_the_cap(admin_client, factory, firm, m
 
 
 def test_enforcement_deadline_shows_in_the_list(admin_client, session, firm):
-    set_fields(session, firm["zoe"].id, mfa_deadline=utcnow() + timedelta(days=3))
+    # 20:00 UTC is the next morning in Auckland, the firm's timezone: its date shows.
+    deadline = (utcnow() + timedelta(days=3)).replace(hour=20, minute=0)
+    set_fields(session, firm["zoe"].id, mfa_deadline=deadline)
     set_fields(session, firm["jose"].id, mfa_deadline=utcnow() - timedelta(minutes=1))
     body = admin_client.get("/admin/users").get_data(as_text=True)
-    assert "enrol by " + (utcnow() + timedelta(days=3)).strftime("%Y-%m-%d") in body
+    local = deadline.astimezone(ZoneInfo("Pacific/Auckland"))
+    assert local.date() != deadline.date()
+    assert f"enrol by {local.day} {local:%b %Y}" in body
     assert "enrol at next sign-in" in body
 
 

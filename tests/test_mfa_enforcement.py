@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -95,7 +96,9 @@ def test_before_the_deadline_each_sign_in_prompts_with_the_date(client, factory,
         response = sign_in(client, "ann@example.com")
         assert response.headers["Location"].startswith("/mfa/prompt?next=")
         page = client.get(response.headers["Location"]).get_data(as_text=True)
-        assert deadline.strftime("%d %b %Y, %H:%M UTC") in page
+        # On the firm's clock (the factory's firms are in Auckland), zone named.
+        local = deadline.astimezone(ZoneInfo("Pacific/Auckland"))
+        assert f"{local:%H:%M} {local.tzname()} on {local.day} {local:%b %Y}" in page
         assert ">Set up now</button>" in page
         assert '<a class="button secondary" href="/profile">Remind me later</a>' in page
         assert client.get("/profile").status_code == 200  # skippable

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -249,14 +250,18 @@ def test_five_wrong_codes_lock_the_code_step_across_sessions(
         assert submit_code(client, wrong).status_code == 422
     locked = submit_code(client, wrong)
     assert locked.status_code == 429
-    until = clock.now + timedelta(minutes=1)
-    assert until.strftime("%H:%M UTC") in locked.get_data(as_text=True)
+    # The lock's end on the firm's clock (Auckland), in the page and in the email.
+    until = (clock.now + timedelta(minutes=1)).astimezone(ZoneInfo("Pacific/Auckland"))
+    assert f"locked until {until:%H:%M} {until.tzname()} on {until.day}" in locked.get_data(
+        as_text=True
+    )
     assert actions(session, ann).count("signin.locked") == 1
     assert [m["Subject"] for m in mailbox()] == [
         "Your sign-in codes were locked after wrong attempts"
     ]
     body = mailbox()[0].get_body(("plain",)).get_content()
     assert SECRET not in body and clock.code() not in body
+    assert f"not accepted until {until:%H:%M} {until.tzname()}" in body
 
     # A new browser session (password again) is still locked, even for the right code.
     fresh = app.test_client()

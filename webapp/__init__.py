@@ -33,6 +33,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
 
     register_extensions(app)
     register_blueprints(app)
+    register_template_filters(app)
     register_errorhandlers(app)
     register_request_hooks(app)
     register_commands(app)
@@ -69,6 +70,13 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(mfa_bp)
     app.register_blueprint(admin_bp)
+
+
+def register_template_filters(app: Flask) -> None:
+    """Filters the templates share: `firm_time` (see `webapp.timefmt`)."""
+    from webapp.timefmt import firm_time_filter
+
+    app.add_template_filter(firm_time_filter, "firm_time")
 
 
 def register_errorhandlers(app: Flask) -> None:

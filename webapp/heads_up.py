@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlmodel import Session, select
 
-from webapp import reminders
+from webapp import reminders, timefmt
 from webapp.models import (
     COMPLIANCE_COUNTRIES,
     AccountingLink,
@@ -364,7 +364,7 @@ def _listed_users(session: Session, runs: list[SystemRun]) -> Iterator[sa.Row]:
 
 
 def _local_day(moment: datetime | None, timezone: str) -> str | None:
-    return local_time(timezone, moment).strftime("%-d %b %Y") if moment else None
+    return timefmt.firm_time(moment, timezone, timefmt.DATE) if moment else None
 
 
 def _render_digest(run: SystemRun) -> tuple[str, tuple[str, str]]:

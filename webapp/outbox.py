@@ -23,7 +23,7 @@ from flask import current_app, render_template
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
-from webapp.models import EmailStatus, OutboundEmail, User, UTCDateTime, utcnow
+from webapp.models import EmailStatus, OutboundEmail, System, User, UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,12 @@ def insert_per_user(
 
 
 def queue_email(session: Session, **fields) -> int | None:
-    """Queue one email (see `email_row_values`); None if its dedupe key was queued before."""
+    """Queue one email (see `email_row_values`); None if its dedupe key was queued before.
+
+    The template also gets `timezone`, its firm's (from `system_id`), for `firm_time`.
+    """
+    if fields.get("system_id") is not None:
+        fields.setdefault("timezone", session.get(System, fields["system_id"]).timezone)
     ids = insert_rows(session, [email_row_values(**fields)])
     return ids[0] if ids else None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import flash, redirect, request, url_for
 from flask_login import current_user
 
+from webapp import timefmt
 from webapp.auth import bp, pending, services, sessions
 from webapp.auth.forms import RecoveryForm, SignInForm, VerifyForm
 from webapp.extensions import db, limiter
@@ -101,7 +102,9 @@ def code_step(form_class, template: str, check):
         template,
         status=status,
         form=form,
-        locked=mfa.locked_message(locked_until) if locked_until else None,
+        locked=mfa.locked_message(locked_until, timefmt.timezone_of(db.session, user))
+        if locked_until
+        else None,
     )
 
 

@@ -6,6 +6,7 @@ from flask import flash, redirect, request, url_for
 from flask_login import current_user, login_required, login_user
 from flask_wtf.csrf import CSRFError
 
+from webapp import timefmt
 from webapp.auth.services import safe_next
 from webapp.errors import CSRF_MESSAGE, render_error
 from webapp.extensions import db, limiter
@@ -210,7 +211,9 @@ def render_code_dialog(template: str, form, status: int, **context):
         block="dialog",
         status=status,
         form=form,
-        locked=services.locked_message(locked_until) if locked_until else None,
+        locked=services.locked_message(locked_until, timefmt.timezone_of(db.session, me()))
+        if locked_until
+        else None,
         **context,
     )
 

@@ -15,7 +15,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, delete, func, select
 
-from webapp import audit, outbox
+from webapp import audit, outbox, timefmt
 from webapp.crypto import decrypt_secret, encrypt_secret, hash_recovery_code
 from webapp.mfa import throttle, totp
 from webapp.models import PendingSignIn, RecoveryCode, TotpCredential, User
@@ -153,7 +153,10 @@ def confirm_enrolment(
     )
     check = settle(session, user, now, right=right, where="enrolment")
     if check.outcome is Outcome.LOCKED:
-        raise EnrolmentError(locked_message(check.locked_until), locked_until=check.locked_until)
+        raise EnrolmentError(
+            locked_message(check.locked_until, timefmt.timezone_of(session, user)),
+            locked_until=check.locked_until,
+        )
     if right:
         return _enable(session, user, credential, first_step + 1, now)
     if first_step is not None:
@@ -222,9 +225,9 @@ def _email_user(session: Session, user: User, template: str, subject: str, now: 
     )
 
 
-def locked_message(locked_until: datetime | None) -> str:
-    """What a locked user reads (times in UTC: the lock is the same everywhere)."""
-    when = locked_until.strftime("%H:%M UTC on %d %b %Y") if locked_until else "a few minutes"
+def locked_message(locked_until: datetime | None, timezone: str) -> str:
+    """What a locked user reads, the time on their firm's clock (`timezone`)."""
+    when = timefmt.firm_time(locked_until, timezone) if locked_until else "a few minutes"
     return f"Too many wrong codes. For your security, codes are locked until {when}."
 
 

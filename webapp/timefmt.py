@@ -1,0 +1,55 @@
+"""Times as a firm's people read them: on the firm's own clock, the zone named.
+
+Timestamps are stored in UTC; a person in Auckland reads "14:05 NZDT", not
+"01:05 UTC". Pages use the signed-in (or signing-in) user's firm; emails get
+the recipient's firm's timezone in their context (`outbox.queue_email`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import g
+from flask_login import current_user
+from sqlmodel import Session
+
+from webapp.extensions import db
+from webapp.models import System, User
+
+DATE_TIME = "%H:%M %Z on %-d %b %Y"  # 14:05 NZDT on 28 Nov 2026
+DATE = "%-d %b %Y"  # 28 Nov 2026
+# The filter's styles, for templates.
+STYLES = {
+    "date_time": DATE_TIME,
+    "date": DATE,
+    "time": "%H:%M %Z",  # 14:05 NZDT
+    "table": "%Y-%m-%d %H:%M %Z",  # 2026-11-28 14:05 NZDT, sortable by eye
+    "table_seconds": "%Y-%m-%d %H:%M:%S %Z",
+}
+
+
+def firm_time(moment: datetime, timezone: str, fmt: str = DATE_TIME) -> str:
+    """`moment` (aware) on the wall clock of `timezone`, formatted with `fmt`."""
+    return moment.astimezone(ZoneInfo(timezone)).strftime(fmt)
+
+
+def timezone_of(session: Session, user: User) -> str:
+    """The IANA timezone of `user`'s firm."""
+    return session.get(System, user.system_id).timezone
+
+
+def _current_timezone() -> str:
+    # A list page formats a hundred times: look the firm up once per request.
+    if "firm_timezone" not in g:
+        g.firm_timezone = timezone_of(db.session, current_user)
+    return g.firm_timezone
+
+
+def firm_time_filter(
+    moment: datetime | None, timezone: str | None = None, style: str = "date_time"
+) -> str:
+    """Jinja's `firm_time`: in `timezone`, else the signed-in user's firm's; a STYLES key."""
+    if moment is None:
+        return ""
+    return firm_time(moment, timezone or _current_timezone(), STYLES[style])
