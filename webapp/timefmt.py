@@ -10,11 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import g
-from flask_login import current_user
 from sqlmodel import Session
 
-from webapp.extensions import db
 from webapp.models import System, User
 
 DATE_TIME = "%H:%M %Z on %-d %b %Y"  # 14:05 NZDT on 28 Nov 2026
@@ -40,10 +37,10 @@ def timezone_of(session: Session, user: User) -> str:
 
 
 def _current_timezone() -> str:
-    # A list page formats a hundred times: look the firm up once per request.
-    if "firm_timezone" not in g:
-        g.firm_timezone = timezone_of(db.session, current_user)
-    return g.firm_timezone
+    # Imported here: the auth package imports this module.
+    from webapp.auth.sessions import current_system
+
+    return current_system().timezone
 
 
 def firm_time_filter(

@@ -18,9 +18,10 @@ from webapp.admin.forms import (
     SystemForm,
 )
 from webapp.auth.decorators import admin_required
+from webapp.auth.sessions import current_system
 from webapp.extensions import db
 from webapp.htmx import render_page, wants_fragment
-from webapp.models import System, utcnow
+from webapp.models import utcnow
 from webapp.outbox import request_delivery
 from webapp.security import MAX_ROW_ID, ascii_int
 
@@ -185,7 +186,7 @@ def edit_user(user_id: int):
 
 
 def security_page(status: int = 200, **forms):
-    system = db.session.get(System, current_user.system_id)
+    system = current_system()
     rule = services.heads_up_rule(db.session, system.id)
     admins = services.system_admins(db.session, system.id)
     enforcement = forms.get("enforcement") or EnforcementForm(
@@ -232,7 +233,7 @@ def saved(message: str):
 def enforcement():
     form = EnforcementForm()
     if form.validate_on_submit():
-        system = db.session.get(System, current_user.system_id)
+        system = current_system()
         try:
             affected = services.set_enforcement(
                 db.session,
@@ -256,7 +257,7 @@ def enforcement():
 def system_settings():
     form = SystemForm()
     if form.validate_on_submit():
-        system = db.session.get(System, current_user.system_id)
+        system = current_system()
         services.update_system_link(
             db.session,
             admin=current_user,

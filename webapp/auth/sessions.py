@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Flask, current_app, session
+from flask import Flask, current_app, g, session
 from flask_login import LoginManager, current_user, login_user, logout_user
 
 from webapp.extensions import db
-from webapp.models import User, utcnow
+from webapp.models import System, User, utcnow
 
 SIGNED_IN_AT = "signed_in_at"
 
@@ -30,6 +30,17 @@ def load_user(token: str) -> User | None:
     if user is None or not user.active or user.session_version != int(version):
         return None
     return user
+
+
+def current_system() -> System:
+    """The signed-in user's firm, loaded once per request.
+
+    Kept on `g`: the session's identity map holds an object only while
+    something references it, so a second `session.get` would query again.
+    """
+    if "current_system" not in g:
+        g.current_system = db.session.get(System, current_user.system_id)
+    return g.current_system
 
 
 def init_login_manager(manager: LoginManager) -> None:

@@ -16,7 +16,7 @@ from enum import StrEnum
 from flask import Response, redirect, request, url_for
 from flask_login import current_user
 
-from webapp.extensions import db
+from webapp.auth.sessions import current_system
 from webapp.models import System, User, utcnow
 
 
@@ -60,7 +60,7 @@ def requirement_for_current_user(now: datetime | None = None) -> Requirement:
     """`mfa_requirement` for the signed-in user (their system is loaded only if it matters)."""
     if current_user.mfa_enabled:
         return Requirement.NONE
-    system = db.session.get(System, current_user.system_id)
+    system = current_system()
     return mfa_requirement(current_user, system, now or utcnow())
 
 

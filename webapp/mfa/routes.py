@@ -8,6 +8,7 @@ from flask_wtf.csrf import CSRFError
 
 from webapp import timefmt
 from webapp.auth.services import safe_next
+from webapp.auth.sessions import current_system
 from webapp.errors import CSRF_MESSAGE, render_error
 from webapp.extensions import db, limiter
 from webapp.htmx import render_page, wants_fragment
@@ -24,7 +25,7 @@ def me() -> User:
 
 
 def my_system() -> System:
-    return db.session.get(System, current_user.system_id)
+    return current_system()
 
 
 @bp.route("/profile")
