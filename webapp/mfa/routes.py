@@ -14,7 +14,7 @@ from webapp.extensions import db, limiter
 from webapp.htmx import render_page, wants_fragment
 from webapp.mfa import bp, enforcement, services, throttle, totp
 from webapp.mfa.forms import DeactivateForm, RecoveryCodesForm, SetupForm
-from webapp.models import System, TotpCredential, User, utcnow
+from webapp.models import TotpCredential, User, utcnow
 
 DEACTIVATED = "Multi-factor authentication is now off."
 
@@ -22,10 +22,6 @@ DEACTIVATED = "Multi-factor authentication is now off."
 def me() -> User:
     """The signed-in user as a database object (not the proxy)."""
     return current_user._get_current_object()
-
-
-def my_system() -> System:
-    return current_system()
 
 
 @bp.route("/profile")
@@ -36,7 +32,7 @@ def profile():
 
 def render_profile(block: str = "content", notice: str | None = None):
     return render_page(
-        "mfa/profile.html", block=block, user=me(), system=my_system(), notice=notice
+        "mfa/profile.html", block=block, user=me(), system=current_system(), notice=notice
     )
 
 
@@ -119,7 +115,7 @@ def render_setup(
     status: int = 200,
     block: str = "dialog",
 ):
-    user, system = me(), my_system()
+    user, system = me(), current_system()
     secret = services.enrolment_secret(credential) if credential else None
     qr = totp.qr_svg(totp.provisioning_uri(secret, user.email, system.name)) if secret else None
     return render_page(
@@ -147,7 +143,7 @@ def deactivate():
     """ "Deactivate": a code from the app (or a recovery code), then "Save"."""
     if not current_user.mfa_enabled:
         return redirect(url_for("mfa.profile"))
-    system = my_system()
+    system = current_system()
     form = DeactivateForm()
     status = 200
     if system.mfa_required:
@@ -234,7 +230,7 @@ def prompt():
         "mfa/prompt.html",
         requirement=requirement,
         Requirement=enforcement.Requirement,
-        system=my_system(),
+        system=current_system(),
         deadline=current_user.mfa_deadline,
         next_target=target,
     )
