@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.heads_up_helpers import add_admin, add_users, outbox, set_rule, tick
-from webapp import heads_up
+from webapp import heads_up, timefmt
 from webapp.models import HeadsUpKind
 
 # 09:00 in Auckland (NZDT, UTC+13) on Friday 27 November 2026.
@@ -131,7 +131,7 @@ def test_hourly_ticks_across_daylight_saving_send_once_per_local_day(
     ],
 )
 def test_is_due_in_auckland(moment, hour, last_run, due):
-    local = heads_up.local_time("Pacific/Auckland", moment)
+    local = timefmt.local_time("Pacific/Auckland", moment)
     assert heads_up.is_due(local, hour, last_run) is due
 
 

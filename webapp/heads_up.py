@@ -19,7 +19,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
@@ -53,11 +52,6 @@ def compliance_clause():
         System.country.in_(sorted(COMPLIANCE_COUNTRIES)),
         System.accounting_link != AccountingLink.NONE.value,
     )
-
-
-def local_time(timezone: str, now: datetime) -> datetime:
-    """`now` (aware UTC) as the wall-clock time of `timezone`."""
-    return now.astimezone(ZoneInfo(timezone))
 
 
 def is_due(local: datetime, hour: int, last_run: date | None) -> bool:
@@ -147,7 +141,7 @@ def _runs(
     hour, or even when they already ran today)."""
     runs = []
     for row in _rule_rows(session, where):
-        local = local_time(row.timezone, now)
+        local = timefmt.local_time(row.timezone, now)
         ran_today = row.last_run_local_date is not None and row.last_run_local_date >= local.date()
         if ran_today and not include_ran:
             continue

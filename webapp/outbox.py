@@ -23,7 +23,8 @@ from flask import current_app, render_template
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
-from webapp.models import EmailStatus, OutboundEmail, System, User, UTCDateTime, utcnow
+from webapp import timefmt
+from webapp.models import EmailStatus, OutboundEmail, User, UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +159,7 @@ def queue_email(session: Session, **fields) -> int | None:
     The template also gets `timezone`, its firm's (from `system_id`), for `firm_time`.
     """
     if fields.get("system_id") is not None:
-        fields.setdefault("timezone", session.get(System, fields["system_id"]).timezone)
+        fields.setdefault("timezone", timefmt.timezone_of(session, fields["system_id"]))
     ids = insert_rows(session, [email_row_values(**fields)])
     return ids[0] if ids else None
 

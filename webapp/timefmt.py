@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from webapp.models import System, User
+from webapp.models import System
 
 DATE_TIME = "%H:%M %Z on %-d %b %Y"  # 14:05 NZDT on 28 Nov 2026
 DATE = "%-d %b %Y"  # 28 Nov 2026
@@ -26,14 +26,19 @@ STYLES = {
 }
 
 
+def local_time(timezone: str, moment: datetime) -> datetime:
+    """`moment` (aware) as the wall-clock time of `timezone`."""
+    return moment.astimezone(ZoneInfo(timezone))
+
+
 def firm_time(moment: datetime, timezone: str, fmt: str = DATE_TIME) -> str:
     """`moment` (aware) on the wall clock of `timezone`, formatted with `fmt`."""
-    return moment.astimezone(ZoneInfo(timezone)).strftime(fmt)
+    return local_time(timezone, moment).strftime(fmt)
 
 
-def timezone_of(session: Session, user: User) -> str:
-    """The IANA timezone of `user`'s firm."""
-    return session.get(System, user.system_id).timezone
+def timezone_of(session: Session, system_id: int) -> str:
+    """The IANA timezone of the firm `system_id`."""
+    return session.get(System, system_id).timezone
 
 
 def _current_timezone() -> str:

@@ -102,7 +102,7 @@ def code_step(form_class, template: str, check):
         template,
         status=status,
         form=form,
-        locked=mfa.locked_message(locked_until, timefmt.timezone_of(db.session, user))
+        locked=mfa.locked_message(locked_until, timefmt.timezone_of(db.session, user.system_id))
         if locked_until
         else None,
     )

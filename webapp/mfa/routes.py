@@ -6,7 +6,6 @@ from flask import flash, redirect, request, url_for
 from flask_login import current_user, login_required, login_user
 from flask_wtf.csrf import CSRFError
 
-from webapp import timefmt
 from webapp.auth.services import safe_next
 from webapp.auth.sessions import current_system
 from webapp.errors import CSRF_MESSAGE, render_error
@@ -208,7 +207,7 @@ def render_code_dialog(template: str, form, status: int, **context):
         block="dialog",
         status=status,
         form=form,
-        locked=services.locked_message(locked_until, timefmt.timezone_of(db.session, me()))
+        locked=services.locked_message(locked_until, current_system().timezone)
         if locked_until
         else None,
         **context,

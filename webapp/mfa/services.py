@@ -154,7 +154,7 @@ def confirm_enrolment(
     check = settle(session, user, now, right=right, where="enrolment")
     if check.outcome is Outcome.LOCKED:
         raise EnrolmentError(
-            locked_message(check.locked_until, timefmt.timezone_of(session, user)),
+            locked_message(check.locked_until, timefmt.timezone_of(session, user.system_id)),
             locked_until=check.locked_until,
         )
     if right:
