@@ -407,15 +407,7 @@ def submit_password(
     form = find_form(page.text, "password") if page.status_code == 200 else None
     if form is None:
         raise FlowError("sign-in form", page, "no password form")
-    data = {**form.fields, "email": email, "password": PASSWORD}
-    return timed(
-        timings,
-        "password",
-        http.post,
-        urljoin(page.url, form.action),
-        data=data,
-        allow_redirects=False,
-    )
+    return post_form(http, page, form, "password", timings, email=email, password=PASSWORD)
 
 
 def start_sign_in(
@@ -445,13 +437,25 @@ def submit_code(
     code: str,
     timings: dict | None = None,
 ) -> requests.Response:
-    data = {**form.fields, "code": code}
+    return post_form(http, page, form, "code", timings, code=code)
+
+
+def post_form(
+    http: requests.Session,
+    page: requests.Response,
+    form: Form,
+    step: str,
+    timings: dict | None,
+    **values: str,
+) -> requests.Response:
+    """POST `form` of `page` (its own fields, hidden ones included, plus `values`)
+    without following the redirect; timed as `step`."""
     return timed(
         timings,
-        "code",
+        step,
         http.post,
         urljoin(page.url, form.action),
-        data=data,
+        data={**form.fields, **values},
         allow_redirects=False,
     )
 
