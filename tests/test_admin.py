@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
+from tests import mfa_support
 from tests.conftest import sign_in
 from webapp.admin import services
-from webapp.crypto import encrypt_secret, hash_recovery_code
+from webapp.crypto import hash_recovery_code
 from webapp.models import (
     AuditEvent,
     HeadsUpRule,
@@ -51,19 +52,13 @@ def admin_client(client, firm):
 
 
 def enable_mfa(app, session, user_id: int) -> None:
-    """Give a user a confirmed TOTP credential and recovery codes."""
-    with app.app_context():
-        session.add(
-            TotpCredential(
-                user_id=user_id,
-                secret_encrypted=encrypt_secret("A" * 32),
-                confirmed_at=utcnow(),
-                last_used_step=1,
-            )
-        )
-        session.add(RecoveryCode(user_id=user_id, code_hash=hash_recovery_code("abcd-efgh")))
+    """MFA as `mfa_support` seeds it, plus a recovery code and a wrong-code count
+    (what an admin's reset must clear)."""
     user = session.get(User, user_id)
-    user.mfa_enabled, user.mfa_enabled_at, user.mfa_failed_count = True, utcnow(), 3
+    mfa_support.enable_mfa(app, session, user, secret="A" * 32, last_used_step=1)
+    with app.app_context():
+        session.add(RecoveryCode(user_id=user_id, code_hash=hash_recovery_code("abcd-efgh")))
+    user.mfa_failed_count = 3
     session.add(user)
     session.commit()
 
