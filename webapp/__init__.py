@@ -22,7 +22,6 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     config_class = config_for(config_name or os.environ.get("FIRMGUARD_ENV", "development"))
     app = Flask(
         __name__,
-        template_folder=str(BASE_DIR / "templates"),
         instance_path=str(BASE_DIR / "instance"),
     )
     app.config.from_object(config_class)

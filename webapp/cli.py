@@ -15,7 +15,7 @@ from webapp import accounts
 from webapp.extensions import db
 from webapp.mfa.commands import keys_cli
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 systems_cli = AppGroup("systems", help="Firms' systems (tenants).")

@@ -13,9 +13,9 @@ from collections import Counter
 import pytest
 from aiosmtpd.controller import Controller
 
-from tests.faults.conftest import free_port
 from tests.heads_up_helpers import outbox
 from tests.jobs.conftest import RecordingHandler
+from tests.servers import free_port
 from tests.test_outbox import queue
 from webapp import outbox as outbox_service
 from webapp.models import EmailStatus, utcnow

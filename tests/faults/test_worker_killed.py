@@ -23,9 +23,9 @@ from aiosmtpd.controller import Controller
 
 from jobs.heads_up import tick
 from jobs.mail import sweep_outbox
-from tests.faults.conftest import free_port
 from tests.heads_up_helpers import add_admin, add_users, outbox, set_rule
 from tests.jobs.conftest import wait_until
+from tests.servers import free_port
 from webapp.models import EmailStatus
 
 ROOT = Path(__file__).resolve().parents[2]

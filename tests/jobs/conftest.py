@@ -1,9 +1,9 @@
-"""Real parts for the job tests: Redis (a database of their own), a Celery worker
-in a thread, and an SMTP server (aiosmtpd) that can refuse mail for a while."""
+"""Real parts for the job tests: a redis-server of this test session's own (so
+parallel runs never consume each other's tasks), a Celery worker in a thread,
+and an SMTP server (aiosmtpd) that can refuse mail for a while."""
 
 from __future__ import annotations
 
-import socket
 import time
 from email import message_from_bytes, policy
 
@@ -12,7 +12,7 @@ import redis
 from aiosmtpd.controller import Controller
 from celery.contrib.testing.worker import start_worker
 
-REDIS_URL = "redis://127.0.0.1:6379/13"
+from tests.servers import PrivateRedis, free_port
 
 
 def pytest_collection_modifyitems(items):
@@ -45,10 +45,13 @@ class RecordingHandler:
         return "250 Message accepted"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+@pytest.fixture(scope="session")
+def redis_url():
+    """A redis-server of this test session's own, on a free port."""
+    server = PrivateRedis(free_port())
+    server.start()
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture
@@ -62,14 +65,14 @@ def smtp():
 
 
 @pytest.fixture
-def app_overrides(smtp):
-    return {"REDIS_URL": REDIS_URL, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp.port}
+def app_overrides(smtp, redis_url):
+    return {"REDIS_URL": redis_url, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp.port}
 
 
 @pytest.fixture
-def worker(app):
-    """A Celery worker (solo pool, in a thread) consuming from the test's Redis database."""
-    redis.Redis.from_url(REDIS_URL).flushdb()
+def worker(app, redis_url):
+    """A Celery worker (solo pool, in a thread) consuming from the test session's Redis."""
+    redis.Redis.from_url(redis_url).flushdb()
     celery_app = app.extensions["celery"]
     with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         yield celery_app

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from conftest import wait_until
 
 from jobs.heads_up import run_systems, send_heads_up_now, tick
 from jobs.mail import sweep_outbox
 from tests.heads_up_helpers import add_admin, add_users, outbox, set_rule
+from tests.jobs.conftest import wait_until
 from webapp.models import EmailStatus
 
 FAR_FUTURE = date(2999, 1, 1)  # "already ran": not due
