@@ -8,13 +8,13 @@ BEAT_SCHEDULE = {
     # Hourly: each system whose local time has reached its heads-up hour and
     # that has not run for its local date gets its run (digest and reminders).
     "heads-up-tick": {
-        "task": "jobs.heads_up.tick",
+        "task": "webapp.tasks.heads_up_tick",
         "schedule": crontab(minute=0),
     },
     # Every minute: send outbox rows that are due (new rows whose delivery
     # request was lost, and failed sends whose back-off has passed).
     "outbox-sweep": {
-        "task": "jobs.mail.sweep_outbox",
+        "task": "webapp.tasks.sweep_outbox",
         "schedule": crontab(),
     },
 }

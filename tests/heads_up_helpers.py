@@ -49,7 +49,11 @@ def tick(app, session: Session, now: datetime) -> heads_up.RunSummary:
     """What the hourly beat does, with the clock given: find due systems, run them."""
     with app.app_context():
         due = heads_up.due_system_ids(session, now)
-        return heads_up.run_systems(session, due, now)
+        summary = heads_up.RunSummary()
+        for batch in heads_up.batches(due):
+            summary.add(heads_up.run_systems(session, batch, now))
+            session.commit()  # each batch is a task's transaction
+        return summary
 
 
 def outbox(session: Session, kind: str | None = None) -> list[OutboundEmail]:

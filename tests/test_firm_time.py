@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import select
 
 from tests.conftest import sign_in
-from webapp import outbox
+from webapp import mail, outbox
 from webapp.models import AuditEvent, System, User
 
 # 22:30 UTC on 1 Dec 2026 is 09:30 the next morning in Sydney (AEDT, UTC+11).
@@ -59,7 +59,7 @@ def test_emails_give_times_on_the_recipients_firms_clock(app, session, sydney, m
             when=MOMENT,
         )
         session.commit()
-        outbox.deliver_due(session)
+        mail.deliver_due(session)
     body = mailbox()[0].get_body(("plain",)).get_content()
     assert "at 09:30 AEDT on 2 Dec 2026" in body
 

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.heads_up_helpers import add_admin, add_users, outbox, set_rule, tick
+from tests.sql_counting import recorded_sql
 from webapp import heads_up, timefmt
 from webapp.models import HeadsUpKind
 
@@ -223,6 +224,7 @@ def test_send_now_sends_even_after_todays_run_and_once_per_request(app, session,
         first = heads_up.send_now(session, firm["system"].id, clicked)
         retried = heads_up.send_now(session, firm["system"].id, clicked)
         later = heads_up.send_now(session, firm["system"].id, clicked + timedelta(minutes=5))
+    session.commit()  # as the task does
     assert (first.digests, retried.digests, later.digests) == (2, 0, 2)
     assert len(outbox(session, "heads_up")) == 6
 
@@ -248,15 +250,6 @@ def test_statements_do_not_grow_with_users(app, session, factory):
 
 
 def count_statements(app, work) -> int:
-    engine = app.extensions["firmguard_db"]
-    counter = {"statements": 0}
-
-    def count(*_args):
-        counter["statements"] += 1
-
-    sa.event.listen(engine, "before_cursor_execute", count)
-    try:
+    with recorded_sql(app) as sql:
         work()
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
-    return counter["statements"]
+    return len(sql.statements)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from jobs.embedded import run_due_entries
-from jobs.heads_up import request_send_now
 from tests.heads_up_helpers import add_admin, add_users, outbox, set_rule
+from webapp.tasks import request_send_now
 
 
 def test_heads_up_run_sends_now_once_per_local_date(app, session, factory, mailbox):

@@ -311,6 +311,7 @@ def test_two_simultaneous_saves_enable_once_and_keep_the_winners_codes(app, zoe,
     with app.app_context():
         credential = services.start_enrolment(session, session.get(User, zoe.id), now)
         secret = services.enrolment_secret(credential)
+    session.commit()
     first, second = (pyotp.TOTP(secret).at(now + timedelta(seconds=30 * i)) for i in (0, 1))
     barrier = threading.Barrier(2)
     outcomes = []
@@ -323,6 +324,7 @@ def test_two_simultaneous_saves_enable_once_and_keep_the_winners_codes(app, zoe,
                 outcomes.append(services.confirm_enrolment(own, user, first, second, now))
             except services.EnrolmentError as error:
                 outcomes.append(error.message)
+            own.commit()  # as the request does, either way
 
     threads = [threading.Thread(target=save_in_own_connection) for _ in range(2)]
     for thread in threads:

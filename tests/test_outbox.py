@@ -1,4 +1,4 @@
-"""The outbox service: dedupe, delivery without a broker, back-off and the retry cap."""
+"""The outbox: dedupe, delivery without a broker, back-off and the retry cap."""
 
 from __future__ import annotations
 
@@ -6,19 +6,22 @@ import time
 from datetime import timedelta
 
 import pytest
+from sqlmodel import Session
 
 from tests.heads_up_helpers import outbox
+from webapp import delivery, mail
 from webapp import outbox as outbox_service
-from webapp.extensions import db
 from webapp.models import EmailStatus, utcnow
 
 CLOSED_PORT = 9  # discard: nothing listens on loopback here
 
 
 def queue(app, key="reminder:1:2026-11-27", recipient="carla@example.com"):
-    with app.app_context():
+    """A pending row, written by a session of the test's own (the app's sessions
+    would ask for its delivery on commit)."""
+    with app.app_context(), Session(app.extensions["firmguard_db"]) as session:
         row_id = outbox_service.queue_email(
-            db.session,
+            session,
             kind="reminder",
             recipient=recipient,
             subject="Please set up MFA",
@@ -28,7 +31,7 @@ def queue(app, key="reminder:1:2026-11-27", recipient="carla@example.com"):
             profile_url="http://127.0.0.1:5000/profile",
             interval_days=7,
         )
-        db.session.commit()
+        session.commit()
     return row_id
 
 
@@ -47,14 +50,14 @@ def test_request_delivery_with_redis_down_fails_nothing_and_the_sweep_sends_late
     row_id = queue(app)
     started = time.monotonic()
     with app.app_context():
-        outbox_service.request_delivery([row_id])  # must not raise
+        delivery.request_delivery([row_id])  # must not raise
     assert time.monotonic() - started < 10
     (row,) = outbox(session)
     assert row.status == EmailStatus.PENDING.value
     assert mailbox() == []
 
     with app.app_context():
-        assert outbox_service.sweep(session) == {"sent": 1, "retry": 0, "failed": 0}
+        assert mail.sweep(session) == {"sent": 1, "retry": 0, "failed": 0}
     assert [message["To"] for message in mailbox()] == ["carla@example.com"]
 
 
@@ -64,39 +67,39 @@ def test_an_unreachable_server_backs_off_then_gives_up_visibly(app, session):
     now = utcnow()
     waits = []
     with app.app_context():
-        for _ in range(outbox_service.MAX_ATTEMPTS):
-            counts = outbox_service.deliver_due(session, now, ids=[row_id])
+        for _ in range(mail.MAX_ATTEMPTS):
+            counts = mail.deliver_due(session, now, ids=[row_id])
             (row,) = outbox(session)
             if row.status == EmailStatus.PENDING.value:
                 waits.append(row.next_attempt_at - now)
                 # Not due again before its back-off has passed.
-                assert outbox_service.deliver_due(session, now, ids=[row_id])["retry"] == 0
+                assert mail.deliver_due(session, now, ids=[row_id])["retry"] == 0
                 now = row.next_attempt_at
     assert counts == {"sent": 0, "retry": 0, "failed": 1}
     assert waits == [timedelta(minutes=2**n) for n in range(7)]
     assert row.status == EmailStatus.FAILED.value
-    assert row.attempts == outbox_service.MAX_ATTEMPTS
+    assert row.attempts == mail.MAX_ATTEMPTS
     assert "Connection refused" in row.last_error
 
 
 def test_backoff_is_capped():
-    assert outbox_service.backoff(1) == timedelta(minutes=1)
-    assert outbox_service.backoff(30) == outbox_service.BACKOFF_CAP
+    assert mail.backoff(1) == timedelta(minutes=1)
+    assert mail.backoff(30) == mail.BACKOFF_CAP
 
 
 def test_a_row_being_sent_is_not_taken_by_a_second_worker(app, session):
     row_id = queue(app)
     now = utcnow()
-    assert outbox_service.claim(session, row_id, now) is True
-    assert outbox_service.claim(session, row_id, now) is False
+    assert mail.claim(session, row_id, now) is True
+    assert mail.claim(session, row_id, now) is False
     # A worker that died mid-send: the row is due again after the lease.
-    later = now + outbox_service.SEND_LEASE
-    assert outbox_service.claim(session, row_id, later) is True
+    later = now + mail.SEND_LEASE
+    assert mail.claim(session, row_id, later) is True
 
 
 def test_request_delivery_without_ids_sends_whatever_is_due(app, mailbox):
     queue(app, key="reminder:1:a", recipient="a@example.com")
     queue(app, key="reminder:2:a", recipient="b@example.com")
     with app.app_context():
-        outbox_service.request_delivery()
+        delivery.request_delivery()
     assert sorted(message["To"] for message in mailbox()) == ["a@example.com", "b@example.com"]

@@ -297,11 +297,11 @@ def guesses_in_a_day(app, session, user, start) -> int:
     now, end, guesses = start, start + timedelta(days=1), 0
     with app.app_context():
         while now < end:
-            if throttle.count_attempt(session, user, now, right=False):
+            if throttle.take_attempt(session, user, now):
                 guesses += 1
                 throttle.record_failure(session, user, now, where="sign_in")
+                session.commit()  # each guess is a request of its own
             else:
-                session.rollback()
                 now = user.mfa_locked_until
     return guesses
 

@@ -43,7 +43,8 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
 
 def register_extensions(app: Flask) -> None:
     """Bind the extension objects of `webapp.extensions` to `app`."""
-    from jobs import celery_init_app
+    from webapp import delivery  # noqa: F401  (its hook sends what a commit queued)
+    from webapp.celery_app import celery_init_app
     from webapp.extensions import csrf, db, htmx, limiter, login_manager
 
     db.init_app(app)
@@ -60,9 +61,9 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """One blueprint per area."""
-    from webapp.admin import bp as admin_bp
-    from webapp.auth import bp as auth_bp
-    from webapp.mfa import bp as mfa_bp
+    from webapp.admin.routes import bp as admin_bp
+    from webapp.auth.routes import bp as auth_bp
+    from webapp.mfa.routes import bp as mfa_bp
     from webapp.security import register_converters
 
     register_converters(app)
@@ -95,7 +96,7 @@ def register_request_hooks(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """The `flask --app wsgi …` commands of DESIGN.md §5."""
+    """The `flask --app wsgi …` commands (the README's "Commands")."""
     from webapp.cli import register
 
     register(app)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from sqlmodel import Session
 
-from webapp.models import AuditEvent, utcnow
+from webapp.models import AuditEvent, System, User, utcnow
 
 
-class Action:
-    """The audit actions in use (the admin audit page filters on these)."""
+class Action(StrEnum):
+    """Every action the log records (the admin audit page filters on these)."""
 
     MFA_ENABLED = "mfa.enabled"
     MFA_DISABLED = "mfa.disabled"
@@ -26,40 +28,27 @@ class Action:
     SYSTEM_UPDATED = "system.updated"
     HEADS_UP_RULE_CHANGED = "heads_up.rule_changed"
 
-    ALL = (
-        MFA_ENABLED,
-        MFA_DISABLED,
-        MFA_RESET_BY_ADMIN,
-        MFA_RECOVERY_CODES_REGENERATED,
-        MFA_RECOVERY_CODE_USED,
-        MFA_REQUIRED_CHANGED,
-        SIGNIN_SUCCEEDED,
-        SIGNIN_FAILED,
-        SIGNIN_MFA_FAILED,
-        SIGNIN_MFA_REPLAY,
-        SIGNIN_LOCKED,
-        SIGNOUT,
-        USER_UPDATED,
-        SYSTEM_UPDATED,
-        HEADS_UP_RULE_CHANGED,
-    )
-
 
 def record(
     session: Session,
+    action: Action,
     *,
-    system_id: int,
-    action: str,
-    actor_id: int | None = None,
-    subject_id: int | None = None,
+    actor: User | None = None,
+    subject: User | None = None,
+    system: System | None = None,
     **details,
 ) -> AuditEvent:
-    """Add an audit event to `session` (committed with the caller's change)."""
+    """Add an audit event to `session` (written with the caller's change).
+
+    Its firm is `system`, else that of `subject` or `actor`; `details` are
+    kept as JSON.
+    """
+    system_id = system.id if system is not None else (subject or actor).system_id
     event = AuditEvent(
         system_id=system_id,
-        action=action,
-        actor_id=actor_id,
-        subject_id=subject_id,
+        action=Action(action).value,
+        actor_id=actor.id if actor is not None else None,
+        subject_id=subject.id if subject is not None else None,
         details=details,
         created_at=utcnow(),
     )

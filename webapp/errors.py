@@ -8,6 +8,7 @@ from flask import Flask, Response
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from webapp.extensions import db
 from webapp.htmx import render_page, wants_fragment
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,11 @@ CSRF_MESSAGE = "Your form expired or was not sent from this site. Reload the pag
 
 
 def render_error(error: HTTPException):
-    """Render the error page (or its content block for htmx, swapped into <main>)."""
+    """Render the error page (or its content block for htmx, swapped into <main>).
+
+    The request raised, so what it did is undone first (`Database.fail_request`).
+    """
+    db.fail_request()
     code = error.code or 500
     message = MESSAGES.get(code, error.description)
     if isinstance(error, CSRFError):

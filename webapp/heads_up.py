@@ -1,4 +1,4 @@
-"""The daily heads-up digest to each system's admins (DESIGN.md §4).
+"""The daily heads-up digest to each system's admins (README, "Background jobs").
 
 A system is *due* when its local time (its IANA timezone) has reached its
 rule's hour and the rule has not run for that local date. A run is claimed
@@ -210,52 +210,52 @@ def claim(session: Session, runs: list[SystemRun]) -> list[SystemRun]:
     return [run for run in runs if run.system_id in won]
 
 
+def batches(system_ids: list[int]) -> Iterator[list[int]]:
+    """`system_ids` in batches of `BATCH_SIZE`: one task (and transaction) each."""
+    for start in range(0, len(system_ids), BATCH_SIZE):
+        yield system_ids[start : start + BATCH_SIZE]
+
+
 def run_systems(
     session: Session, system_ids: Iterable[int], now: datetime, *, ignore_hour: bool = False
 ) -> RunSummary:
-    """Run the due systems among `system_ids`: claim, remind, write digests; commit.
+    """Run the due systems among `system_ids`: claim, remind, write digests.
 
-    Each batch of systems is one transaction, so a worker that dies mid-run
-    leaves its systems unclaimed for the retry. `ignore_hour` (the `heads-up
-    run` command) runs systems before their hour, still once per local date.
-    The caller asks for delivery of the returned `outbox_ids`.
+    One batch (see `batches`) is one transaction for the caller to commit:
+    a worker that dies mid-run then leaves its systems unclaimed for the
+    retry. `ignore_hour` (the `heads-up run` command) runs systems before
+    their hour, still once per local date.
     """
-    summary = RunSummary()
-    system_ids = list(system_ids)
     interval = timedelta(days=current_app.config["MFA_REMINDER_INTERVAL_DAYS"])
-    for start in range(0, len(system_ids), BATCH_SIZE):
-        batch = system_ids[start : start + BATCH_SIZE]
-        runs = claim(
-            session,
-            _runs(session, now, (System.id.in_(batch), _has_work()), ignore_hour=ignore_hour),
-        )
-        reminder_ids, reminder_counts = reminders.queue_reminders(
-            session, [run for run in runs if run.compliance], now, interval
-        )
-        for run in runs:
-            if run.compliance:
-                run.reminders_sent = reminder_counts[run.system_id]
-        digest_ids = queue_digests(session, [run for run in runs if run.enabled], now)
-        session.commit()
-        batch_summary = RunSummary(
-            systems=len(runs),
-            digests=len(digest_ids),
-            reminders=len(reminder_ids),
-            outbox_ids=reminder_ids + digest_ids,
-        )
-        summary.add(batch_summary)
-        log.info(
-            "heads-up: %s systems run, %s digests and %s reminders queued",
-            batch_summary.systems,
-            batch_summary.digests,
-            batch_summary.reminders,
-        )
+    runs = claim(
+        session,
+        _runs(session, now, (System.id.in_(list(system_ids)), _has_work()), ignore_hour=ignore_hour),
+    )
+    reminder_ids, reminder_counts = reminders.queue_reminders(
+        session, [run for run in runs if run.compliance], now, interval
+    )
+    for run in runs:
+        if run.compliance:
+            run.reminders_sent = reminder_counts[run.system_id]
+    digest_ids = queue_digests(session, [run for run in runs if run.enabled], now)
+    summary = RunSummary(
+        systems=len(runs),
+        digests=len(digest_ids),
+        reminders=len(reminder_ids),
+        outbox_ids=reminder_ids + digest_ids,
+    )
+    log.info(
+        "heads-up: %s systems run, %s digests and %s reminders queued",
+        summary.systems,
+        summary.digests,
+        summary.reminders,
+    )
     return summary
 
 
 def send_now(session: Session, system_id: int, requested_at: datetime) -> RunSummary:
     """The admin's "Send now": this system's digest at once, whatever the hour or rule
-    (an all-clear digest when nobody is listed); commits.
+    (an all-clear digest when nobody is listed).
 
     It does not count as the day's run. Its dedupe key carries the request's
     time, so a retried task or a double click sends once and a later click
@@ -268,7 +268,6 @@ def send_now(session: Session, system_id: int, requested_at: datetime) -> RunSum
         run.dedupe_suffix = f":now:{requested_at.strftime('%Y%m%dT%H%M%S')}"
         run.send_all_clear = True
     ids = queue_digests(session, runs, requested_at)
-    session.commit()
     return RunSummary(systems=len(runs), digests=len(ids), outbox_ids=ids)
 
 

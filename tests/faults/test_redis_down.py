@@ -12,13 +12,13 @@ import pytest
 import redis
 from celery.contrib.testing.worker import start_worker
 
-from jobs.mail import sweep_outbox
 from tests import mfa_support
 from tests.conftest import sign_in
 from tests.heads_up_helpers import outbox
 from tests.jobs.conftest import wait_until
 from tests.mfa_support import enable_mfa, password_step, signed_in, submit_code
 from webapp.models import EmailStatus
+from webapp.tasks import sweep_outbox
 
 clock = mfa_support.clock  # the fixture, under its own name
 

@@ -17,7 +17,7 @@ from tests.heads_up_helpers import outbox
 from tests.jobs.conftest import RecordingHandler
 from tests.servers import free_port
 from tests.test_outbox import queue
-from webapp import outbox as outbox_service
+from webapp import mail
 from webapp.models import EmailStatus, utcnow
 
 RECIPIENTS = [f"user{number}@example.com" for number in range(3)]
@@ -41,7 +41,7 @@ def test_emails_survive_an_smtp_outage_and_arrive_once(app, session, smtp_port):
 
     def sweep():
         with app.app_context():
-            outcomes.append(outbox_service.sweep(session, now))
+            outcomes.append(mail.sweep(session, now))
 
     def next_attempt():
         return min(

@@ -21,12 +21,11 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-from jobs.heads_up import tick
-from jobs.mail import sweep_outbox
 from tests.heads_up_helpers import add_admin, add_users, outbox, set_rule
 from tests.jobs.conftest import wait_until
 from tests.servers import free_port
 from webapp.models import EmailStatus
+from webapp.tasks import heads_up_tick, sweep_outbox
 
 ROOT = Path(__file__).resolve().parents[2]
 SYSTEMS = 12
@@ -146,7 +145,7 @@ def test_a_worker_killed_mid_batch_leaves_every_admin_exactly_one_digest(
     received = smtp.handler.recipients
 
     first = workers.start()
-    tick.delay()  # the hourly beat
+    heads_up_tick.delay()  # the hourly beat
     assert smtp.handler.mid_send.wait(timeout=30), "the batch never got under way"
     first.kill()
     assert len(received) == KILL_AFTER
@@ -159,7 +158,7 @@ def test_a_worker_killed_mid_batch_leaves_every_admin_exactly_one_digest(
     (claimed,) = [row for row in unsent if row.attempts == 1]
 
     workers.start()
-    tick.delay()  # the next hour's beat: every system already ran today
+    heads_up_tick.delay()  # the next hour's beat: every system already ran today
     sweep_outbox.delay()  # the next minute's sweep
     wait_until(lambda: len(received) == len(admins) - 1, timeout=30, what="the rest sent")
     claimed = session.merge(claimed)

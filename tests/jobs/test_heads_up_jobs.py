@@ -6,11 +6,10 @@ from datetime import date
 
 import pytest
 
-from jobs.heads_up import run_systems, send_heads_up_now, tick
-from jobs.mail import sweep_outbox
 from tests.heads_up_helpers import add_admin, add_users, outbox, set_rule
 from tests.jobs.conftest import wait_until
 from webapp.models import EmailStatus
+from webapp.tasks import heads_up_tick, run_heads_up, send_heads_up_now, sweep_outbox
 
 FAR_FUTURE = date(2999, 1, 1)  # "already ran": not due
 
@@ -43,7 +42,7 @@ def firm(factory, session):
 def test_the_digest_reaches_each_admin_of_the_due_system_and_no_one_else(
     worker, smtp, session, firm
 ):
-    assert result(tick) == 1
+    assert result(heads_up_tick) == 1
     wait_until(lambda: all_sent(session, 2), what="two digests sent")
     received = smtp.handler.messages
     assert sorted(rcpt for rcpts, _ in received for rcpt in rcpts) == sorted(
@@ -60,11 +59,11 @@ def test_the_digest_reaches_each_admin_of_the_due_system_and_no_one_else(
 
 
 def test_running_the_tick_twice_sends_nothing_new(worker, smtp, session, firm):
-    assert result(tick) == 1
+    assert result(heads_up_tick) == 1
     wait_until(lambda: all_sent(session, 2), what="two digests sent")
-    assert result(tick) == 0
+    assert result(heads_up_tick) == 0
     # Even a run forced again for the same systems is a no-op: claimed for today.
-    assert result(run_systems, [firm["system"].id]) == {"systems": 0, "digests": 0, "reminders": 0}
+    assert result(run_heads_up, [firm["system"].id]) == {"systems": 0, "digests": 0, "reminders": 0}
     assert result(sweep_outbox) == {"sent": 0, "retry": 0, "failed": 0}
     assert len(smtp.handler.messages) == 2
 
@@ -76,11 +75,11 @@ def test_a_second_run_of_the_same_day_sends_no_duplicates(worker, smtp, session,
     add_admin(session, system)
     add_users(session, system, ["Carla Clerk", "Dan Drafter"])
     set_rule(session, system, hour=0)
-    assert result(run_systems, [system.id]) == {"systems": 1, "digests": 1, "reminders": 3}
+    assert result(run_heads_up, [system.id]) == {"systems": 1, "digests": 1, "reminders": 3}
     wait_until(lambda: all_sent(session, 4), what="digest and reminders sent")
 
     set_rule(session, system, last_run_local_date=None)  # as if the claim were lost
-    assert result(run_systems, [system.id]) == {"systems": 1, "digests": 0, "reminders": 0}
+    assert result(run_heads_up, [system.id]) == {"systems": 1, "digests": 0, "reminders": 0}
     assert result(sweep_outbox) == {"sent": 0, "retry": 0, "failed": 0}
     kinds = sorted(message["Subject"].split(":")[0] for _, message in smtp.handler.messages)
     assert kinds == ["Heads up"] + ["Please set up multi-factor authentication for Totara Law"] * 3
@@ -114,7 +113,7 @@ def test_names_are_escaped_in_the_html_part_of_the_mail(worker, smtp, session, f
     add_admin(session, system)
     add_users(session, system, ["<b>Mallory</b>"])
     set_rule(session, system, hour=0)
-    result(tick)
+    result(heads_up_tick)
     wait_until(lambda: smtp.handler.messages, what="the digest")
     (_, message) = smtp.handler.messages[0]
     html = message.get_body(("html",)).get_content()

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from sqlmodel import Session
+
+from webapp import mail
 from webapp import outbox as outbox_service
-from webapp.extensions import db
-from webapp.models import EmailStatus
+from webapp.models import EmailStatus, OutboundEmail
 
 
 def queue_three(app) -> list[int]:
+    """Three pending rows (the test's own session: an app session would ask for
+    their delivery on commit)."""
     ids = []
-    with app.app_context():
+    with app.app_context(), Session(app.extensions["firmguard_db"]) as session:
         for number in range(3):
             ids.append(
                 outbox_service.queue_email(
-                    db.session,
+                    session,
                     kind="reminder",
                     recipient=f"user{number}@example.com",
                     subject="Please set up MFA",
@@ -24,14 +28,14 @@ def queue_three(app) -> list[int]:
                     interval_days=7,
                 )
             )
-        db.session.commit()
+        session.commit()
     return ids
 
 
 def test_a_batch_is_sent_over_one_connection(app, session, smtp):
     queue_three(app)
     with app.app_context():
-        assert outbox_service.sweep(session) == {"sent": 3, "retry": 0, "failed": 0}
+        assert mail.sweep(session) == {"sent": 3, "retry": 0, "failed": 0}
     assert smtp.handler.connections == 1
     assert sorted(rcpts[0] for rcpts, _ in smtp.handler.messages) == [
         f"user{number}@example.com" for number in range(3)
@@ -42,7 +46,7 @@ def test_a_refused_message_does_not_stop_the_rest_of_the_batch(app, session, smt
     ids = queue_three(app)
     smtp.handler.refuse = 1
     with app.app_context():
-        assert outbox_service.deliver_due(session, ids=ids) == {"sent": 2, "retry": 1, "failed": 0}
+        assert mail.deliver_due(session, ids=ids) == {"sent": 2, "retry": 1, "failed": 0}
     session.expire_all()
-    statuses = sorted(session.get(outbox_service.OutboundEmail, row_id).status for row_id in ids)
+    statuses = sorted(session.get(OutboundEmail, row_id).status for row_id in ids)
     assert statuses == [EmailStatus.PENDING.value, EmailStatus.SENT.value, EmailStatus.SENT.value]

@@ -3,12 +3,20 @@ sees only the admin's own system."""
 
 from __future__ import annotations
 
-from flask import Response, abort, flash, redirect, request, stream_with_context, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_login import current_user
 
-from jobs.heads_up import request_send_now
 from webapp import audit
-from webapp.admin import bp, services
+from webapp.admin import services
 from webapp.admin.forms import (
     EditUserForm,
     EnforcementForm,
@@ -22,8 +30,10 @@ from webapp.auth.sessions import current_system
 from webapp.extensions import db
 from webapp.htmx import render_page, wants_fragment
 from webapp.models import utcnow
-from webapp.outbox import request_delivery
 from webapp.security import MAX_ROW_ID, ascii_int
+from webapp.tasks import request_send_now
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 def users_url(query: str = "") -> str:
@@ -104,7 +114,6 @@ def save_view():
         except services.FieldError as error:
             form.name.errors = [str(error)]
         else:
-            db.session.commit()
             flash(f"Saved the view “{view.name}”.", "info")
             return redirect(users_url(view.query))
     return render_users(save_form=form, status=422)
@@ -128,7 +137,6 @@ def rename_view(view_id: int):
         except services.FieldError as error:
             flash(str(error), "error")
         else:
-            db.session.commit()
             flash(f"Renamed the view to “{view.name}”.", "info")
     else:
         flash("Give the view a name of 1 to 100 characters.", "error")
@@ -140,7 +148,6 @@ def rename_view(view_id: int):
 def delete_view(view_id: int):
     view = own_view_or_404(view_id)
     db.session.delete(view)
-    db.session.commit()
     flash(f"Deleted the view “{view.name}”.", "info")
     return redirect(url_for("admin.users"))
 
@@ -163,15 +170,12 @@ def edit_user(user_id: int):
             billing_acknowledged=form.accept_billing.data,
         )
         try:
-            outbox_ids = services.update_user(
+            services.update_user(
                 db.session, admin=current_user, user=user, changes=changes, now=utcnow()
             )
         except services.FieldError as error:
-            db.session.rollback()
             getattr(form, error.field).errors = [str(error)]
         else:
-            db.session.commit()
-            request_delivery(outbox_ids)
             flash(f"Saved {user.display_name}.", "info")
             return redirect(url_for("admin.edit_user", user_id=user.id))
     status = 422 if request.method == "POST" else 200
@@ -223,7 +227,6 @@ def security():
 
 
 def saved(message: str):
-    db.session.commit()
     flash(message, "info")
     return redirect(url_for("admin.security"))
 
@@ -287,7 +290,6 @@ def heads_up():
         try:
             services.update_heads_up(db.session, admin=current_user, rule=rule, settings=settings)
         except services.FieldError as error:
-            db.session.rollback()
             getattr(form, error.field).errors = [str(error)]
         else:
             return saved("Saved the heads-up email settings.")
@@ -309,7 +311,7 @@ def send_heads_up_now():
 @admin_required
 def audit_log():
     action = request.args.get("action", "")
-    action = action if action in audit.Action.ALL else ""
+    action = action if action in list(audit.Action) else ""
     user_email = request.args.get("user", "").strip()[:254]
     before = ascii_int(request.args.get("before", ""))
     page = services.audit_events(
@@ -326,5 +328,5 @@ def audit_log():
         page=page,
         action=action,
         user_email=user_email,
-        actions=audit.Action.ALL,
+        actions=list(audit.Action),
     )

@@ -21,6 +21,7 @@ from sqlmodel import Session, func, select
 
 from webapp import audit, user_search
 from webapp.accounts import InvalidInput
+from webapp.audit import Action
 from webapp.countries import COUNTRIES
 from webapp.mfa.services import remove_mfa
 from webapp.models import (
@@ -483,8 +484,8 @@ class UserChanges:
 
 def update_user(
     session: Session, *, admin: User, user: User, changes: UserChanges, now: datetime
-) -> list[int]:
-    """Apply an admin's edit of `user`; return outbox ids to deliver after commit.
+) -> None:
+    """Apply an admin's edit of `user` (an MFA reset emails them).
 
     All or nothing: any refused part raises `FieldError` before a change is made.
     """
@@ -526,20 +527,12 @@ def update_user(
         user.session_version += 1  # a deactivated user's sessions end now
     session.add(user)
     if diff:
-        audit.record(
-            session,
-            system_id=user.system_id,
-            action=audit.Action.USER_UPDATED,
-            actor_id=admin.id,
-            subject_id=user.id,
-            changes=diff,
-        )
-    if not resetting:
-        return []
-    return [reset_mfa(session, admin=admin, user=user, now=now)]
+        audit.record(session, Action.USER_UPDATED, actor=admin, subject=user, changes=diff)
+    if resetting:
+        reset_mfa(session, admin=admin, user=user, now=now)
 
 
-def reset_mfa(session: Session, *, admin: User, user: User, now: datetime) -> int | None:
+def reset_mfa(session: Session, *, admin: User, user: User, now: datetime) -> None:
     """Turn `user`'s MFA off for them (the billing terms accepted), audit it, and
     queue the email telling them to set it up again."""
     remove_mfa(session, user)
@@ -548,14 +541,13 @@ def reset_mfa(session: Session, *, admin: User, user: User, now: datetime) -> in
     session.add(user)
     audit.record(
         session,
-        system_id=user.system_id,
-        action=audit.Action.MFA_RESET_BY_ADMIN,
-        actor_id=admin.id,
-        subject_id=user.id,
+        Action.MFA_RESET_BY_ADMIN,
+        actor=admin,
+        subject=user,
         billing_acknowledged=True,
         admin_email=admin.email,
     )
-    return queue_email(
+    queue_email(
         session,
         kind="admin_mfa_reset",
         recipient=user.email,
@@ -622,9 +614,9 @@ def set_enforcement(
     session.add(system)
     audit.record(
         session,
-        system_id=system.id,
-        action=audit.Action.MFA_REQUIRED_CHANGED,
-        actor_id=admin.id,
+        Action.MFA_REQUIRED_CHANGED,
+        actor=admin,
+        system=system,
         required=required,
         grace_days=grace_days if required else None,
         users_with_deadline=affected,
@@ -658,9 +650,9 @@ def update_system_link(
     session.add(system)
     audit.record(
         session,
-        system_id=system.id,
-        action=audit.Action.SYSTEM_UPDATED,
-        actor_id=admin.id,
+        Action.SYSTEM_UPDATED,
+        actor=admin,
+        system=system,
         changes=diff,
         compliance_required=system.compliance_required,
     )
@@ -731,13 +723,7 @@ def update_heads_up(
     for field, value in values.items():
         setattr(rule, field, value)
     session.add(rule)
-    audit.record(
-        session,
-        system_id=rule.system_id,
-        action=audit.Action.HEADS_UP_RULE_CHANGED,
-        actor_id=admin.id,
-        changes=diff,
-    )
+    audit.record(session, Action.HEADS_UP_RULE_CHANGED, actor=admin, changes=diff)
 
 
 # --- Audit log ---------------------------------------------------------------

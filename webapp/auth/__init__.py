@@ -1,7 +1,1 @@
-"""Sign-in and sign-out."""
-
-from flask import Blueprint
-
-bp = Blueprint("auth", __name__)
-
-from webapp.auth import routes  # noqa: E402,F401  (registers the routes)
+"""Sign-in and sign-out (the blueprint: `webapp.auth.routes.bp`)."""

@@ -8,6 +8,7 @@ sign-in cannot reach a later one (its token is consumed or expired).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -16,14 +17,14 @@ from flask import session as browser_session
 from sqlmodel import Session, select
 
 from webapp.crypto import new_token, token_hash
-from webapp.models import PendingSignIn, User
+from webapp.models import PendingSignIn, TotpCredential, User
 
 TOKEN_KEY = "pending_sign_in"  # noqa: S105 (a session key name)
 NEXT_KEY = "pending_next"
 
 
 def begin(session: Session, user: User, now: datetime, next_target: str | None) -> None:
-    """Start the code step for `user` on a fresh browser session (commits).
+    """Start the code step for `user` on a fresh browser session.
 
     The user's earlier steps that are over (used or expired) are deleted here,
     so the table holds at most one finished step per user between sign-ins.
@@ -43,7 +44,6 @@ def begin(session: Session, user: User, now: datetime, next_target: str | None) 
             created_at=now,
         )
     )
-    session.commit()
     browser_session.clear()
     browser_session.permanent = True
     browser_session[TOKEN_KEY] = token
@@ -59,25 +59,42 @@ def _live(token: str, now: datetime):
     )
 
 
-def pending_user(session: Session, now: datetime) -> User | None:
-    """The user whose code step this browser is at, if it is live."""
+@dataclass(frozen=True)
+class PendingStep:
+    """Whose code step this browser is at, and their TOTP credential (if any)."""
+
+    user: User
+    credential: TotpCredential | None
+
+
+def pending_step(session: Session, now: datetime) -> PendingStep | None:
+    """The code step this browser is at, if it is live: one query for the
+    pending sign-in, its user and their credential (the code check needs it).
+    """
     token = browser_session.get(TOKEN_KEY)
     if not isinstance(token, str) or not token:
         return None
-    user = session.exec(
-        select(User).join(PendingSignIn, PendingSignIn.user_id == User.id).where(*_live(token, now))
+    row = session.exec(
+        select(User, TotpCredential)
+        .join(PendingSignIn, PendingSignIn.user_id == User.id)
+        .outerjoin(TotpCredential, TotpCredential.user_id == User.id)
+        .where(*_live(token, now))
     ).first()
-    return user if user is not None and user.active else None
+    if row is None or not row[0].active:
+        return None
+    return PendingStep(*row)
 
 
 def consume(session: Session, now: datetime) -> bool:
-    """Use the pending step up (once: a conditional UPDATE); the caller commits."""
+    """Use the pending step up (once: a conditional UPDATE)."""
     token = browser_session.get(TOKEN_KEY)
     if not isinstance(token, str) or not token:
         return False
     table = PendingSignIn.__table__
-    return (
-        session.execute(
+    # No autoflush: the sign-in's changes to the user (its cleared count) wait
+    # for its last-sign-in stamp, so the user's row is updated once, not twice.
+    with session.no_autoflush:
+        used = session.execute(
             sa.update(table)
             .where(
                 table.c.token_hash == token_hash(token),
@@ -86,8 +103,7 @@ def consume(session: Session, now: datetime) -> bool:
             )
             .values(consumed_at=now)
         ).rowcount
-        == 1
-    )
+    return used == 1
 
 
 def next_target() -> str | None:

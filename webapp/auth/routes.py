@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, request, url_for
+from datetime import datetime
+
+from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
 
 from webapp import timefmt
-from webapp.auth import bp, pending, services, sessions
+from webapp.auth import pending, services, sessions
 from webapp.auth.forms import RecoveryForm, SignInForm, VerifyForm
 from webapp.extensions import db, limiter
 from webapp.htmx import render_page
@@ -19,6 +21,8 @@ SIGN_IN_EXPIRED = "Your sign-in expired. Please sign in again."
 # Per client (IP); the code routes use throttle.CODE_RATE_LIMIT.
 SIGN_IN_LIMIT = "10 per minute; 100 per hour"
 RECOVERY_WRONG = "That recovery code is not right or was already used."
+
+bp = Blueprint("auth", __name__)
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
@@ -45,7 +49,6 @@ def finish_sign_in(user: User, next_target: str | None, notice: str | None = Non
     if notice:
         flash(notice, "info")
     services.record_sign_in(db.session, user)
-    db.session.commit()
     target = services.safe_next(next_target) or url_for("mfa.profile")
     if enforcement.requirement_for_current_user().prompts:
         return redirect(url_for("mfa.prompt", next=target))
@@ -55,32 +58,46 @@ def finish_sign_in(user: User, next_target: str | None, notice: str | None = Non
 @bp.route("/sign-in/verify", methods=["GET", "POST"])
 @limiter.shared_limit(throttle.CODE_RATE_LIMIT, scope="code", methods=["POST"])
 def verify():
-    return code_step(VerifyForm, "auth/verify.html", mfa.check_totp)
+    def check(step: pending.PendingStep, code: str, now: datetime) -> mfa.CodeCheck:
+        return mfa.check_totp(
+            db.session, step.user, code, now, where="sign_in", credential=step.credential
+        )
+
+    return code_step(VerifyForm, "auth/verify.html", check)
 
 
 @bp.route("/sign-in/recovery", methods=["GET", "POST"])
 @limiter.shared_limit(throttle.CODE_RATE_LIMIT, scope="code", methods=["POST"])
 def recovery():
-    return code_step(RecoveryForm, "auth/recovery.html", mfa.check_recovery_code)
+    def check(step: pending.PendingStep, code: str, now: datetime) -> mfa.CodeCheck:
+        return mfa.check_recovery_code(db.session, step.user, code, now, where="sign_in")
+
+    return code_step(RecoveryForm, "auth/recovery.html", check)
 
 
 def code_step(form_class, template: str, check):
-    """The second step: a code (or recovery code) for the pending user only."""
+    """The second step: a code (or recovery code) for the pending user only.
+
+    One transaction, committed by the request: the pending step with its user
+    and credential (one query), the attempt count, the step claim (or the
+    recovery code marked used), the pending step used up, then the sign-in
+    (last sign-in, the reset count and the audit event, flushed together).
+    """
     now = utcnow()
-    user = pending.pending_user(db.session, now)
-    if user is None:
+    step = pending.pending_step(db.session, now)
+    if step is None:
         flash(SIGN_IN_EXPIRED, "error")
         return redirect(url_for("auth.sign_in"))
+    user = step.user
     form = form_class()
     status = 200
     if form.validate_on_submit():
-        result = check(db.session, user, form.code.data, now, where="sign_in")
+        result = check(step, form.code.data, now)
         if result.accepted and pending.consume(db.session, now):
             notice = None
             if result.recovery_codes_left is not None:
                 notice = recovery_codes_left_message(result.recovery_codes_left)
             return finish_sign_in(user, pending.next_target(), notice)
-        db.session.commit()
         if result.accepted:
             flash(SIGN_IN_EXPIRED, "error")
             return redirect(url_for("auth.sign_in"))
@@ -118,6 +135,9 @@ def recovery_codes_left_message(left: int) -> str:
 
 @bp.route("/sign-out", methods=["POST"])
 def sign_out():
+    """Sign out here and everywhere else (the user's session version moves on)."""
+    if current_user.is_authenticated:
+        services.record_sign_out(db.session, current_user._get_current_object())
     sessions.end_session()
     flash("You have signed out.", "info")
     return redirect(url_for("auth.sign_in"))

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from sqlmodel import Session, select
 
 from webapp import audit
+from webapp.audit import Action
 from webapp.crypto import verify_password
 from webapp.models import User, utcnow
 
@@ -33,27 +34,26 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
     if not password_ok or not user.active:
         audit.record(
             session,
-            system_id=user.system_id,
-            action=audit.Action.SIGNIN_FAILED,
-            subject_id=user.id,
+            Action.SIGNIN_FAILED,
+            subject=user,
             reason="password" if not password_ok else "inactive",
         )
-        session.commit()
         return None
     return user
 
 
 def record_sign_in(session: Session, user: User) -> None:
-    """Note a completed sign-in (the caller commits)."""
+    """Note a completed sign-in: last sign-in and the audit event."""
     user.last_sign_in_at = utcnow()
     session.add(user)
-    audit.record(
-        session,
-        system_id=user.system_id,
-        action=audit.Action.SIGNIN_SUCCEEDED,
-        actor_id=user.id,
-        subject_id=user.id,
-    )
+    audit.record(session, Action.SIGNIN_SUCCEEDED, actor=user, subject=user)
+
+
+def record_sign_out(session: Session, user: User) -> None:
+    """Note a sign-out, which ends every session of the user (the version moves on)."""
+    user.session_version += 1
+    session.add(user)
+    audit.record(session, Action.SIGNOUT, actor=user, subject=user)
 
 
 def safe_next(target: str | None) -> str | None:

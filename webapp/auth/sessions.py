@@ -59,11 +59,7 @@ def start_session(user: User) -> None:
 
 
 def end_session() -> None:
-    """Sign out here and everywhere: the session version moves on."""
-    if current_user.is_authenticated:
-        current_user.session_version += 1
-        db.session.add(current_user)
-        db.session.commit()
+    """Forget the signed-in user in this browser (the caller ends the others)."""
     logout_user()
     session.clear()
 

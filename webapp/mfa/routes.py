@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, request, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user, login_required, login_user
 from flask_wtf.csrf import CSRFError
 
@@ -11,11 +11,16 @@ from webapp.auth.sessions import current_system
 from webapp.errors import CSRF_MESSAGE, render_error
 from webapp.extensions import db, limiter
 from webapp.htmx import render_page, wants_fragment
-from webapp.mfa import bp, enforcement, services, throttle, totp
+from webapp.mfa import enforcement, services, throttle, totp
 from webapp.mfa.forms import DeactivateForm, RecoveryCodesForm, SetupForm
 from webapp.models import TotpCredential, User, utcnow
 
 DEACTIVATED = "Multi-factor authentication is now off."
+
+bp = Blueprint("mfa", __name__)
+# Every route of the app, not just this blueprint's: a user who must enrol
+# reaches nothing else.
+bp.before_app_request(enforcement.enforce_enrolment)
 
 
 def me() -> User:
@@ -99,6 +104,7 @@ def csrf_failure(error: CSRFError):
         or current_user.mfa_enabled
     ):
         return render_error(error)
+    db.fail_request()
     form = SetupForm(formdata=None)
     form.form_errors.append(CSRF_MESSAGE)
     pending = services.pending_enrolment(db.session, me(), utcnow())
@@ -200,7 +206,6 @@ def code_error(form, result: services.CodeCheck) -> int:
 
 
 def render_code_dialog(template: str, form, status: int, **context):
-    db.session.commit()
     locked_until = throttle.current_lock(me(), utcnow())
     return render_page(
         template,

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, delete, func, select
 
 from webapp import audit, outbox, timefmt
+from webapp.audit import Action
 from webapp.crypto import decrypt_secret, encrypt_secret, hash_recovery_code
 from webapp.mfa import throttle, totp
 from webapp.models import PendingSignIn, RecoveryCode, TotpCredential, User
@@ -92,7 +93,6 @@ def pending_enrolment(session: Session, user: User, now: datetime) -> TotpCreden
 def start_enrolment(session: Session, user: User, now: datetime) -> TotpCredential:
     """The pending credential to show: the live one if there is one (so two tabs
     show the same secret), else a new secret that expires in 10 minutes.
-    Commits.
     """
     live = pending_enrolment(session, user, now)
     if live is not None:
@@ -107,12 +107,12 @@ def start_enrolment(session: Session, user: User, now: datetime) -> TotpCredenti
     credential.pending_expires_at = expires
     credential.last_used_step = 0
     credential.created_at = now
-    session.add(credential)
     try:
-        session.commit()
+        # A savepoint: a clash undoes this insert, not the caller's transaction.
+        with session.begin_nested():
+            session.add(credential)
     except IntegrityError:
         # Another tab created one at the same moment: show that one.
-        session.rollback()
         live = pending_enrolment(session, user, now)
         if live is None:
             raise
@@ -151,14 +151,19 @@ def confirm_enrolment(
     right = first_step is not None and secrets.compare_digest(
         totp.code_at_step(secret, first_step + 1), second
     )
-    check = settle(session, user, now, right=right, where="enrolment")
-    if check.outcome is Outcome.LOCKED:
-        raise EnrolmentError(
-            locked_message(check.locked_until, timefmt.timezone_of(session, user.system_id)),
-            locked_until=check.locked_until,
-        )
-    if right:
+    locked_until = None
+    if not throttle.take_attempt(session, user, now):
+        locked_until = throttle.current_lock(user, now)
+    elif right:
+        throttle.clear(user)
         return _enable(session, user, credential, first_step + 1, now)
+    else:
+        locked_until = throttle.record_failure(session, user, now, where="enrolment")
+    if locked_until:
+        raise EnrolmentError(
+            locked_message(locked_until, timefmt.timezone_of(session, user.system_id)),
+            locked_until=locked_until,
+        )
     if first_step is not None:
         raise EnrolmentError(
             "The first code is right but the second is not the code that came next. "
@@ -182,37 +187,23 @@ def _enable(
     ).rowcount
     if not confirmed:
         # Another tab saved first; its recovery codes must stay the valid ones.
-        session.rollback()
         raise EnrolmentError("Multi-factor authentication is already enabled.")
     user.mfa_enabled = True
     user.mfa_enabled_at = now
     user.mfa_deadline = None
     codes = replace_recovery_codes(session, user, now)
     _record_own_change(
-        session,
-        user,
-        audit.Action.MFA_ENABLED,
-        "mfa_enabled",
-        "Multi-factor authentication is on",
-        now,
+        session, user, Action.MFA_ENABLED, "mfa_enabled", "Multi-factor authentication is on", now
     )
     return codes
 
 
 def _record_own_change(
-    session: Session, user: User, action: str, template: str, subject: str, now: datetime
+    session: Session, user: User, action: Action, template: str, subject: str, now: datetime
 ) -> None:
-    """Audit a change the user made to their own MFA, email them, commit, deliver."""
-    audit.record(
-        session, system_id=user.system_id, action=action, actor_id=user.id, subject_id=user.id
-    )
-    email_id = _email_user(session, user, template, subject, now)
-    session.commit()
-    outbox.request_delivery([email_id])
-
-
-def _email_user(session: Session, user: User, template: str, subject: str, now: datetime):
-    return outbox.queue_email(
+    """Audit a change the user made to their own MFA, and email them about it."""
+    audit.record(session, action, actor=user, subject=user)
+    outbox.queue_email(
         session,
         kind=template,
         recipient=user.email,
@@ -264,14 +255,7 @@ def regenerate_recovery_codes(session: Session, user: User, code: str, now: date
     if not check.accepted:
         return check, None
     codes = replace_recovery_codes(session, user, now)
-    audit.record(
-        session,
-        system_id=user.system_id,
-        action=audit.Action.MFA_RECOVERY_CODES_REGENERATED,
-        actor_id=user.id,
-        subject_id=user.id,
-    )
-    session.commit()
+    audit.record(session, Action.MFA_RECOVERY_CODES_REGENERATED, actor=user, subject=user)
     return check, codes
 
 
@@ -285,17 +269,29 @@ def check_code(session: Session, user: User, code: str, now: datetime, *, where:
     return check_totp(session, user, code, now, where=where)
 
 
-def check_totp(session: Session, user: User, code: str, now: datetime, *, where: str) -> CodeCheck:
+def check_totp(
+    session: Session,
+    user: User,
+    code: str,
+    now: datetime,
+    *,
+    where: str,
+    credential: TotpCredential | None = None,
+) -> CodeCheck:
     """Accept `code` once: it must match a step within ±1 of now that is later
     than the last accepted step (RFC 6238 §5.2). The step is claimed with a
     conditional UPDATE, so of two requests with the same code exactly one wins.
+    `credential`: the user's, when the caller has already read it.
     """
-    credential = credential_of(session, user)
+    if not throttle.take_attempt(session, user, now):
+        return _locked(user, now)
+    if credential is None:
+        credential = credential_of(session, user)
     step = None
     if credential is not None and credential.confirmed:
         step = totp.matching_step(decrypt_secret(credential.secret_encrypted), code, now)
     if step is None:
-        return settle(session, user, now, right=False, where=where)
+        return _wrong(session, user, now, where=where)
     table = TotpCredential.__table__
     claimed = session.execute(
         sa.update(table)
@@ -304,22 +300,19 @@ def check_totp(session: Session, user: User, code: str, now: datetime, *, where:
     ).rowcount
     if not claimed:
         audit.record(
-            session,
-            system_id=user.system_id,
-            action=audit.Action.SIGNIN_MFA_REPLAY,
-            actor_id=user.id,
-            subject_id=user.id,
-            where=where,
-            step=step,
+            session, Action.SIGNIN_MFA_REPLAY, actor=user, subject=user, where=where, step=step
         )
-        return settle(session, user, now, right=False, where=where, wrong=Outcome.REPLAY)
-    return settle(session, user, now, right=True, where=where)
+        return _wrong(session, user, now, where=where, outcome=Outcome.REPLAY)
+    throttle.clear(user)
+    return CodeCheck(Outcome.ACCEPTED)
 
 
 def check_recovery_code(
     session: Session, user: User, code: str, now: datetime, *, where: str
 ) -> CodeCheck:
     """Accept an unused recovery code once (marked used with a conditional UPDATE)."""
+    if not throttle.take_attempt(session, user, now):
+        return _locked(user, now)
     table = RecoveryCode.__table__
     used = session.execute(
         sa.update(table)
@@ -330,44 +323,29 @@ def check_recovery_code(
         )
         .values(used_at=now)
     ).rowcount
-    check = settle(session, user, now, right=bool(used), where=where)
-    if not check.accepted:
-        return check
+    if not used:
+        return _wrong(session, user, now, where=where)
     left = recovery_codes_left(session, user)
+    throttle.clear(user)  # after the count's query, so it is written with the sign-in
     audit.record(
-        session,
-        system_id=user.system_id,
-        action=audit.Action.MFA_RECOVERY_CODE_USED,
-        actor_id=user.id,
-        subject_id=user.id,
-        where=where,
-        left=left,
+        session, Action.MFA_RECOVERY_CODE_USED, actor=user, subject=user, where=where, left=left
     )
     return CodeCheck(Outcome.ACCEPTED, recovery_codes_left=left)
 
 
-def settle(
-    session: Session,
-    user: User,
-    now: datetime,
-    *,
-    right: bool,
-    where: str,
-    wrong: Outcome = Outcome.WRONG,
+def _locked(user: User, now: datetime) -> CodeCheck:
+    """The attempt was not counted: the user is locked (or out of attempts)."""
+    return CodeCheck(Outcome.LOCKED, locked_until=throttle.current_lock(user, now))
+
+
+def _wrong(
+    session: Session, user: User, now: datetime, *, where: str, outcome: Outcome = Outcome.WRONG
 ) -> CodeCheck:
-    """Count the attempt against the throttle. Locked: undo what the attempt
-    did (a claimed step, a used recovery code) and say until when. Right: the
-    caller carries on and commits. Wrong: audited, maybe locking, committed.
-    """
-    if not throttle.count_attempt(session, user, now, right=right):
-        session.rollback()
-        return CodeCheck(Outcome.LOCKED, locked_until=throttle.current_lock(user, now))
-    if right:
-        return CodeCheck(Outcome.ACCEPTED)
+    """A counted attempt failed: audited, and maybe the one that locks."""
     locked_until = throttle.record_failure(session, user, now, where=where)
     if locked_until:
         return CodeCheck(Outcome.LOCKED, locked_until=locked_until)
-    return CodeCheck(wrong)
+    return CodeCheck(outcome)
 
 
 # --- turning MFA off --------------------------------------------------------
@@ -383,12 +361,7 @@ def deactivate(session: Session, user: User, code: str, now: datetime) -> CodeCh
         return check
     remove_mfa(session, user)
     _record_own_change(
-        session,
-        user,
-        audit.Action.MFA_DISABLED,
-        "mfa_disabled",
-        "Multi-factor authentication is off",
-        now,
+        session, user, Action.MFA_DISABLED, "mfa_disabled", "Multi-factor authentication is off", now
     )
     return check
 
@@ -396,7 +369,7 @@ def deactivate(session: Session, user: User, code: str, now: datetime) -> CodeCh
 def remove_mfa(session: Session, user: User) -> None:
     """Turn MFA off for `user`: delete the TOTP credential and recovery codes,
     drop pending code steps, clear the wrong-code throttle, and end every
-    session of theirs. The caller audits, emails and commits.
+    session of theirs. The caller audits and emails.
     """
     session.exec(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     session.exec(delete(TotpCredential).where(TotpCredential.user_id == user.id))

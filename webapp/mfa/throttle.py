@@ -1,14 +1,16 @@
-"""The per-user wrong-code throttle (DESIGN.md §6), kept in the users table.
+"""The per-user wrong-code throttle (README, "Throttle"), kept in the users table.
 
 Every code attempt (sign-in, recovery code, enrolment, deactivate, new
-recovery codes) is counted with one atomic conditional UPDATE that only
-succeeds while the user is not locked and has attempts left; when it does not,
-the attempt's outcome is thrown away (the transaction is rolled back) and the
-answer is "locked", right code or not. So parallel requests, several workers
-or a fresh cookie cannot get more than `MAX_FAILURES` guesses into a window.
-After `MAX_FAILURES` wrong codes in a row the code step locks for
-1, 2, 4 … minutes (doubling per lock, capped at `LOCK_CAP`); a right code
-resets both counts.
+recovery codes) is counted *before* its code is checked, with one atomic
+conditional UPDATE that only succeeds while the user is not locked and has
+attempts left. When it does not, the code is not even looked at and the
+answer is "locked", right code or not; so there is never an attempt to undo,
+and parallel requests, several workers or a fresh cookie cannot get more than
+`MAX_FAILURES` guesses into a window. A right code then clears the count; a
+wrong one keeps it, and after `MAX_FAILURES` wrong codes in a row the code
+step locks for 1, 2, 4 … minutes (doubling per lock, capped at `LOCK_CAP`).
+Everything is written in the caller's transaction (the request commits it,
+a wrong code's 422 included).
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
 from webapp import audit, outbox
+from webapp.audit import Action
 from webapp.models import User
 
 MAX_FAILURES = 5
@@ -27,6 +31,7 @@ LOCK_CAP = timedelta(hours=4)
 # Per client (IP, Flask-Limiter) on every route that checks a code, on top of
 # the per-user count above that no client can dodge.
 CODE_RATE_LIMIT = "10 per minute; 60 per hour"
+COUNTS = ("mfa_failed_count", "mfa_lock_count", "mfa_locked_until")
 
 
 def lock_duration(lock_number: int) -> timedelta:
@@ -34,21 +39,14 @@ def lock_duration(lock_number: int) -> timedelta:
     return min(LOCK_BASE * 2 ** (lock_number - 1), LOCK_CAP)
 
 
-def _users() -> sa.Table:
-    return User.__table__
+def take_attempt(session: Session, user: User, now: datetime) -> bool:
+    """Count one code attempt of `user`, before its code is checked; False
+    (and nothing counted) when the user is locked or has no attempts left.
 
-
-def count_attempt(session: Session, user: User, now: datetime, *, right: bool) -> bool:
-    """Count one attempt of `user` in the caller's transaction: a right code
-    resets the counts, a wrong one adds one. False when the user is locked or
-    has no attempts left: then nothing was counted and the caller must roll
-    back whatever the attempt did and answer "locked".
+    On PostgreSQL the UPDATE holds the user's row until the caller commits, so
+    attempts of one user are settled one after the other.
     """
-    users = _users()
-    if right:
-        values = {"mfa_failed_count": 0, "mfa_lock_count": 0, "mfa_locked_until": None}
-    else:
-        values = {"mfa_failed_count": users.c.mfa_failed_count + 1}
+    users = User.__table__
     counted = session.execute(
         sa.update(users)
         .where(
@@ -56,11 +54,24 @@ def count_attempt(session: Session, user: User, now: datetime, *, right: bool) -
             users.c.mfa_failed_count < MAX_FAILURES,
             sa.or_(users.c.mfa_locked_until.is_(None), users.c.mfa_locked_until <= now),
         )
-        .values(**values)
-    ).rowcount
-    # The row changed under the ORM's feet: reload these on next access.
-    session.expire(user, ["mfa_failed_count", "mfa_lock_count", "mfa_locked_until"])
-    return counted == 1
+        .values(mfa_failed_count=users.c.mfa_failed_count + 1)
+        .returning(*(users.c[name] for name in COUNTS))
+    ).first()
+    if counted is None:
+        # Another request may have locked it meanwhile: read it again when asked.
+        session.expire(user, COUNTS)
+        return False
+    # The row as it is now, without reading it again.
+    for name, value in zip(COUNTS, counted, strict=True):
+        set_committed_value(user, name, value)
+    return True
+
+
+def clear(user: User) -> None:
+    """A right code: the counts start again (written with the caller's other changes)."""
+    user.mfa_failed_count = 0
+    user.mfa_lock_count = 0
+    user.mfa_locked_until = None
 
 
 def current_lock(user: User, now: datetime) -> datetime | None:
@@ -76,22 +87,20 @@ def current_lock(user: User, now: datetime) -> datetime | None:
 def record_failure(session: Session, user: User, now: datetime, *, where: str) -> datetime | None:
     """After a wrong code was counted: audit it, and lock the code step when
     the attempts are used up (exactly one request sets each lock, audits it and
-    emails the user once). Commits. Returns the lock's end if this one locked it.
+    emails the user once). Returns the lock's end if this one locked it.
     """
     audit.record(
         session,
-        system_id=user.system_id,
-        action=audit.Action.SIGNIN_MFA_FAILED,
-        actor_id=user.id,
-        subject_id=user.id,
+        Action.SIGNIN_MFA_FAILED,
+        actor=user,
+        subject=user,
         where=where,
         failures_in_a_row=user.mfa_failed_count,
     )
     if user.mfa_failed_count < MAX_FAILURES:
-        session.commit()
         return None
-    # Our counting UPDATE holds the user's row until we commit, so no other
-    # request can set this lock too.
+    # Our counting UPDATE holds the user's row until the caller commits, so no
+    # other request can set this lock too.
     lock_number = user.mfa_lock_count + 1
     locked_until = now + lock_duration(lock_number)
     user.mfa_failed_count = 0
@@ -100,14 +109,13 @@ def record_failure(session: Session, user: User, now: datetime, *, where: str) -
     session.add(user)
     audit.record(
         session,
-        system_id=user.system_id,
-        action=audit.Action.SIGNIN_LOCKED,
-        actor_id=user.id,
-        subject_id=user.id,
+        Action.SIGNIN_LOCKED,
+        actor=user,
+        subject=user,
         lock_number=lock_number,
         locked_until=locked_until.isoformat(),
     )
-    email_id = outbox.queue_email(
+    outbox.queue_email(
         session,
         kind="mfa_locked",
         recipient=user.email,
@@ -119,7 +127,4 @@ def record_failure(session: Session, user: User, now: datetime, *, where: str) -
         failures=MAX_FAILURES,
         locked_until=locked_until,
     )
-    session.commit()
-    if email_id:
-        outbox.request_delivery([email_id])
     return locked_until

@@ -32,6 +32,8 @@ def rotate() -> None:
             for row in rows:
                 row.secret_encrypted = reencrypt_secret(row.secret_encrypted)
                 session.add(row)
+            # A batch per transaction: a run over every secret holds no long
+            # lock, and one stopped half-way keeps what it did (runs again safely).
             session.commit()
             progress.update(len(batch))
     click.echo(f"Re-encrypted {len(ids)} secret(s) under the first key.")

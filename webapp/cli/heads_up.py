@@ -7,12 +7,14 @@ import sqlalchemy as sa
 from flask.cli import AppGroup
 from tqdm import tqdm
 
-from webapp import accounts, heads_up, outbox
+from webapp import accounts, delivery, heads_up, mail
 from webapp.extensions import db
 from webapp.models import HeadsUpRule, OutboundEmail, System, utcnow
 
 heads_up_cli = AppGroup("heads-up", help="The daily heads-up digest and compliance reminders.")
 
+# Systems per transaction: a progress step, and a batch of work that is kept
+# (claimed and queued) even if the command is stopped later.
 CHUNK = 50
 SHOWN = 20
 
@@ -24,6 +26,8 @@ def run(system_name: str | None) -> None:
 
     Like the scheduled run it counts once per local date: a system that has
     already run today is skipped, and today's scheduled tick will not send again.
+    It sends the emails itself (not through the job queue), so it can say
+    what went out.
     """
     session = db.session
     if system_name:
@@ -45,6 +49,8 @@ def run(system_name: str | None) -> None:
         for start in range(0, len(system_ids), CHUNK):
             chunk = system_ids[start : start + CHUNK]
             total.add(heads_up.run_systems(session, chunk, now, ignore_hour=True))
+            delivery.take_queued_ids(session)  # sent below, by this command
+            session.commit()  # per chunk: see CHUNK
             progress.update(len(chunk))
     skipped = len(system_ids) - total.systems
     click.echo(
@@ -52,10 +58,8 @@ def run(system_name: str | None) -> None:
         f"have nothing to send): {total.digests} digests and {total.reminders} reminders queued."
     )
     sent = {"sent": 0, "retry": 0, "failed": 0}
-    for start in range(0, len(total.outbox_ids), outbox.BATCH_SIZE):
-        counts = outbox.deliver_due(
-            session, ids=total.outbox_ids[start : start + outbox.BATCH_SIZE]
-        )
+    for start in range(0, len(total.outbox_ids), mail.BATCH_SIZE):
+        counts = mail.deliver_due(session, ids=total.outbox_ids[start : start + mail.BATCH_SIZE])
         for outcome, number in counts.items():
             sent[outcome] += number
     rows = session.execute(

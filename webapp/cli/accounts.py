@@ -1,23 +1,13 @@
-"""Commands under `flask --app wsgi` (DESIGN.md §5)."""
+"""`flask --app wsgi systems create|users create|demo`: firms and their people."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
-from alembic import command as alembic_command
-from alembic.config import Config as AlembicConfig
-from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from jobs.cli import heads_up_cli
 from webapp import accounts
 from webapp.extensions import db
-from webapp.mfa.commands import keys_cli
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-
-db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 systems_cli = AppGroup("systems", help="Firms' systems (tenants).")
 users_cli = AppGroup("users", help="Users of a system.")
 
@@ -33,31 +23,9 @@ DEMO_USERS = [
 ]
 
 
-def alembic_config(url: str | None = None) -> AlembicConfig:
-    """Alembic's config for this project, pointed at `url` (default: the app's database)."""
-    config = AlembicConfig()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.set_main_option("sqlalchemy.url", url or current_app.config["DATABASE_URL"])
-    return config
-
-
 def fail(message: str) -> None:
     """Stop the command with `message` on stderr and exit status 1."""
     raise click.ClickException(message)
-
-
-@db_cli.command("upgrade")
-def db_upgrade() -> None:
-    """Apply every migration."""
-    alembic_command.upgrade(alembic_config(), "heads")
-    click.echo("Database is up to date.")
-
-
-@db_cli.command("revision")
-@click.option("-m", "--message", required=True, help="What the revision changes.")
-def db_revision(message: str) -> None:
-    """Write a new migration from the difference between models and database."""
-    alembic_command.revision(alembic_config(), message=message, autogenerate=True)
 
 
 @systems_cli.command("create")
@@ -128,10 +96,3 @@ def demo() -> None:
         f"  user:  {DEMO_USERS[0][0]}\n"
         f"  password (both): {DEMO_PASSWORD}"
     )
-
-
-def register(app: Flask) -> None:
-    """Add the commands to `app.cli`."""
-    for group in (db_cli, systems_cli, users_cli, demo, heads_up_cli):
-        app.cli.add_command(group)
-    app.cli.add_command(keys_cli)
