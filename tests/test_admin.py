@@ -12,7 +12,8 @@ from sqlmodel import select
 
 from tests import mfa_support
 from tests.conftest import sign_in
-from webapp.admin import services
+from webapp.admin import user_list
+from webapp.admin.forms import FILTER_CHOICES, SORT_LABELS
 from webapp.crypto import hash_recovery_code
 from webapp.models import (
     AuditEvent,
@@ -259,10 +260,10 @@ def test_filters_and_sorts(admin_client, app, session, firm, query, expected):
     assert listed_names(response) == expected
 
 
-@pytest.mark.parametrize("sort", sorted(services.SORTS))
+@pytest.mark.parametrize("sort", sorted(user_list.SORTS))
 def test_every_sort_has_an_index_in_its_exact_order(sort):
     # Paging a 100,000-user list stays fast only if an index yields the ORDER BY.
-    order = ["system_id", *(column.key for column in services.SORTS[sort]), "id"]
+    order = ["system_id", *(column.key for column in user_list.SORTS[sort]), "id"]
     indexes = [[column.name for column in index.columns] for index in User.__table__.indexes]
     assert order in indexes
 
@@ -290,7 +291,7 @@ def test_paging_is_stable_and_bounded(admin_client, factory, firm):
 
 def test_a_broad_search_stops_counting_at_the_cap(admin_client, factory, firm, monkeypatch):
     # The cap is 5,000 (DESIGN.md §7); a smaller one shows the same behaviour.
-    monkeypatch.setattr(services, "SMALL_RESULT", 50)
+    monkeypatch.setattr(user_list, "SMALL_RESULT", 50)
     for number in range(52):
         factory.user(firm["system"], f"p{number:02d}@harbour.example", f"Pat {number:02d}")
     searched = admin_client.get("/admin/users?q=pat&page=2", headers={"HX-Request": "true"})
@@ -706,3 +707,10 @@ def test_audit_log_newest_first_filtered_and_paged(admin_client, session, firm):
     assert "No events match" in by_user
     unknown = admin_client.get("/admin/audit?user=nobody@example.com").get_data(as_text=True)
     assert "No events match" in unknown
+
+
+def test_every_sort_and_filter_value_has_its_label():
+    assert SORT_LABELS.keys() == user_list.SORTS.keys()
+    assert {name: tuple(choices) for name, choices in FILTER_CHOICES.items()} == (
+        user_list.FILTER_VALUES
+    )

@@ -12,7 +12,7 @@ from sqlmodel import SQLModel
 from config import DEV_ENCRYPTION_KEY, DEV_SECRET_KEY, settings_from_environment
 from tests.conftest import private_postgres_database
 from webapp import accounts, create_app, user_search
-from webapp.admin import services
+from webapp.admin import user_list
 from webapp.cli import alembic_config
 from webapp.extensions import db
 
@@ -80,7 +80,7 @@ def test_users_from_before_the_search_index_are_found_and_it_can_be_undone(empty
 
 def names(system_id: int, q: str) -> list[str]:
     """What the users list shows for search `q` (inside an app context)."""
-    page = services.list_users(db.session, system_id, services.UserFilter(q=q))
+    page = user_list.list_users(db.session, system_id, user_list.UserFilter(q=q))
     db.session.close()
     return [row.display_name for row in page.rows]
 

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from webapp import user_search
-from webapp.admin import services
+from webapp.admin import user_list
 from webapp.extensions import db
 from webapp.models import User
 
@@ -42,7 +42,7 @@ def firm(factory):
 def search(app, system, q: str) -> list[str]:
     """The names the users list shows for search `q` (sorted by name)."""
     with app.app_context():
-        page = services.list_users(db.session, system.id, services.UserFilter(q=q))
+        page = user_list.list_users(db.session, system.id, user_list.UserFilter(q=q))
         return [row.display_name for row in page.rows]
 
 
@@ -68,7 +68,7 @@ def plan(request, monkeypatch) -> str:
         ("r%s", []),  # % and _ are literal characters, not wildcards
         ("0% s", ["Percy 100% Sure"]),
         ("li", ["Chen Li", "Liam Chen"]),  # two characters: no trigram
-        ("@harbour.ex", sorted(NAMES.values(), key=lambda n: services.search_key(n))),
+        ("@harbour.ex", sorted(NAMES.values(), key=lambda n: user_list.search_key(n))),
         ("zzz", []),
     ],
 )

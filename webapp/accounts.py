@@ -18,6 +18,14 @@ class InvalidInput(ValueError):
     """Input that is refused, with a message fit to show the person who gave it."""
 
 
+class FieldError(InvalidInput):
+    """Refused input that belongs to one form field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def valid_timezone(name: str) -> bool:
     try:
         zoneinfo.ZoneInfo(name)

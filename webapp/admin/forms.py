@@ -1,4 +1,5 @@
-"""Admin forms (labels are the UI contract of DESIGN.md §3)."""
+"""Admin forms, and the labels of the admin pages' choices (their words are the
+UI contract: tests find controls by them)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,35 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, NumberRange
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from webapp.admin.services import ACCOUNTING_LABELS, MAX_GRACE_DAYS
+from webapp.admin.security_settings import MAX_GRACE_DAYS
+from webapp.admin.user_list import UserFilter
 from webapp.countries import COUNTRIES
-from webapp.models import HeadsUpKind, Role
+from webapp.models import AccountingLink, HeadsUpKind, Role
 
 BILLING_LABEL = "I accept the billing changes and understand the terms of use"
+
+# The users list: column headers (sort keys), filters and their choices, views.
+SORT_LABELS = {
+    "name": "Name",
+    "email": "Email",
+    "role": "Role",
+    "active": "Active",
+    "mfa": "MFA",
+    "last_sign_in": "Last sign-in",
+}
+FILTER_CHOICES = {
+    "mfa": {"": "Any MFA state", "off": "MFA not enabled", "on": "MFA enabled"},
+    "role": {"": "Any role", "admin": "Admins", "user": "Users"},
+    "active": {"": "Active and inactive", "yes": "Active", "no": "Inactive"},
+}
+FILTER_LABELS = {"mfa": "MFA state", "role": "Role", "active": "Active"}
+BUILTIN_VIEWS = (("Users without MFA", UserFilter(mfa="off", active="yes").view_query()),)
+
+ACCOUNTING_LABELS = {
+    AccountingLink.XERO.value: "Xero",
+    AccountingLink.OTHER.value: "Other accounting",
+    AccountingLink.NONE.value: "None",
+}
 
 
 class EditUserForm(FlaskForm):

@@ -1,5 +1,6 @@
-"""Admin routes (thin: the logic is in services). Every route is admin-only and
-sees only the admin's own system."""
+"""Admin routes (thin: the logic is in user_list, saved_views, user_edit,
+security_settings and audit_log). Every route is admin-only and sees only the
+admin's own system."""
 
 from __future__ import annotations
 
@@ -16,8 +17,14 @@ from flask import (
 from flask_login import current_user
 
 from webapp import audit
-from webapp.admin import services
+from webapp.accounts import FieldError
+from webapp.admin import saved_views, security_settings, user_edit, user_list
+from webapp.admin.audit_log import audit_events
 from webapp.admin.forms import (
+    BUILTIN_VIEWS,
+    FILTER_CHOICES,
+    FILTER_LABELS,
+    SORT_LABELS,
     EditUserForm,
     EnforcementForm,
     HeadsUpForm,
@@ -41,11 +48,11 @@ def users_url(query: str = "") -> str:
 
 
 def render_users(save_form: SaveViewForm | None = None, status: int = 200):
-    user_filter = services.UserFilter.from_args(request.args)
-    listing = services.list_users(db.session, current_user.system_id, user_filter)
+    user_filter = user_list.UserFilter.from_args(request.args)
+    listing = user_list.list_users(db.session, current_user.system_id, user_filter)
     fragment = wants_fragment()
     # The picker, view list and totals sit outside the results block.
-    views = [] if fragment else services.visible_views(db.session, current_user)
+    views = [] if fragment else saved_views.visible_views(db.session, current_user)
     save_form = save_form or SaveViewForm(query=user_filter.view_query(), formdata=None)
     response = render_page(
         "admin/users.html",
@@ -57,18 +64,18 @@ def render_users(save_form: SaveViewForm | None = None, status: int = 200):
         # System-wide, outside the results block: fragments need not count it.
         totals=None
         if wants_fragment()
-        else services.mfa_totals(db.session, current_user.system_id),
+        else user_list.mfa_totals(db.session, current_user.system_id),
         now=utcnow(),
-        builtin_views=services.BUILTIN_VIEWS,
+        builtin_views=BUILTIN_VIEWS,
         views=views,
         own_views=[view for view in views if view.owner_id == current_user.id],
         rename_form=lambda view: RenameViewForm(prefix=f"view-{view.id}", name=view.name),
         save_form=save_form,
         users_url=users_url,
-        filter_choices=services.FILTER_CHOICES,
-        filter_labels=services.FILTER_LABELS,
-        sort_labels=services.SORT_LABELS,
-        page_size=services.PAGE_SIZE,
+        filter_choices=FILTER_CHOICES,
+        filter_labels=FILTER_LABELS,
+        sort_labels=SORT_LABELS,
+        page_size=user_list.PAGE_SIZE,
     )
     if fragment:
         # The address bar gets the canonical URL, not every empty form field.
@@ -81,7 +88,7 @@ def render_users(save_form: SaveViewForm | None = None, status: int = 200):
 def users():
     if "view" in request.args:
         # The view picker (a plain GET form): go to the view's canonical URL.
-        view_filter = services.UserFilter.from_query(request.args["view"])
+        view_filter = user_list.UserFilter.from_query(request.args["view"])
         return redirect(users_url(view_filter.view_query()))
     return render_users()
 
@@ -89,13 +96,13 @@ def users():
 @bp.route("/users.csv")
 @admin_required
 def users_csv():
-    user_filter = services.UserFilter.from_args(request.args)
+    user_filter = user_list.UserFilter.from_args(request.args)
     system_id = current_user.system_id
 
     def generate():
         # A session of its own, closed when the stream ends or the client leaves.
         with db.new_session() as session:
-            yield from services.users_csv(session, system_id, user_filter)
+            yield from user_list.users_csv(session, system_id, user_filter)
 
     response = Response(stream_with_context(generate()), mimetype="text/csv")
     response.headers["Content-Disposition"] = 'attachment; filename="users.csv"'
@@ -108,10 +115,10 @@ def save_view():
     form = SaveViewForm()
     if form.validate_on_submit():
         try:
-            view = services.save_view(
+            view = saved_views.save_view(
                 db.session, current_user, form.name.data, form.query.data or "", form.shared.data
             )
-        except services.FieldError as error:
+        except FieldError as error:
             form.name.errors = [str(error)]
         else:
             flash(f"Saved the view “{view.name}”.", "info")
@@ -120,7 +127,7 @@ def save_view():
 
 
 def own_view_or_404(view_id: int):
-    view = services.own_view(db.session, current_user, view_id)
+    view = saved_views.own_view(db.session, current_user, view_id)
     if view is None:
         abort(404)
     return view
@@ -133,8 +140,8 @@ def rename_view(view_id: int):
     form = RenameViewForm(prefix=f"view-{view.id}")
     if form.validate_on_submit():
         try:
-            services.rename_view(db.session, current_user, view, form.name.data)
-        except services.FieldError as error:
+            saved_views.rename_view(db.session, current_user, view, form.name.data)
+        except FieldError as error:
             flash(str(error), "error")
         else:
             flash(f"Renamed the view to “{view.name}”.", "info")
@@ -155,14 +162,14 @@ def delete_view(view_id: int):
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 @admin_required
 def edit_user(user_id: int):
-    user = services.find_user(db.session, current_user.system_id, user_id)
+    user = user_edit.find_user(db.session, current_user.system_id, user_id)
     if user is None:
         abort(404)
     form = EditUserForm(obj=user)
     if request.method == "GET":
         form.mfa_enabled.data = user.mfa_enabled
     if form.validate_on_submit():
-        changes = services.UserChanges(
+        changes = user_edit.UserChanges(
             display_name=form.display_name.data,
             role=form.role.data,
             active=form.active.data,
@@ -170,10 +177,10 @@ def edit_user(user_id: int):
             billing_acknowledged=form.accept_billing.data,
         )
         try:
-            services.update_user(
+            user_edit.update_user(
                 db.session, admin=current_user, user=user, changes=changes, now=utcnow()
             )
-        except services.FieldError as error:
+        except FieldError as error:
             getattr(form, error.field).errors = [str(error)]
         else:
             flash(f"Saved {user.display_name}.", "info")
@@ -191,8 +198,8 @@ def edit_user(user_id: int):
 
 def security_page(status: int = 200, **forms):
     system = current_system()
-    rule = services.heads_up_rule(db.session, system.id)
-    admins = services.system_admins(db.session, system.id)
+    rule = security_settings.heads_up_rule(db.session, system.id)
+    admins = security_settings.system_admins(db.session, system.id)
     enforcement = forms.get("enforcement") or EnforcementForm(
         formdata=None, required=system.mfa_required, grace_days=system.mfa_grace_days
     )
@@ -213,7 +220,7 @@ def security_page(status: int = 200, **forms):
         status=status,
         section="security",
         system=system,
-        to_enrol=services.users_to_enrol(db.session, system.id),
+        to_enrol=security_settings.users_to_enrol(db.session, system.id),
         enforcement=enforcement,
         system_form=system_form,
         heads_up=heads_up,
@@ -238,7 +245,7 @@ def enforcement():
     if form.validate_on_submit():
         system = current_system()
         try:
-            affected = services.set_enforcement(
+            affected = security_settings.set_enforcement(
                 db.session,
                 admin=current_user,
                 system=system,
@@ -246,7 +253,7 @@ def enforcement():
                 grace_days=form.grace_days.data,
                 now=utcnow(),
             )
-        except services.FieldError as error:
+        except FieldError as error:
             form[error.field].errors.append(str(error))
             return security_page(status=422, enforcement=form)
         if not system.mfa_required:
@@ -261,7 +268,7 @@ def system_settings():
     form = SystemForm()
     if form.validate_on_submit():
         system = current_system()
-        services.update_system_link(
+        security_settings.update_system_link(
             db.session,
             admin=current_user,
             system=system,
@@ -276,20 +283,20 @@ def system_settings():
 @admin_required
 def heads_up():
     form = HeadsUpForm()
-    admins = services.system_admins(db.session, current_user.system_id)
+    admins = security_settings.system_admins(db.session, current_user.system_id)
     form.admins.choices = {str(admin.id): admin.display_name for admin in admins}
     if form.validate_on_submit():
-        settings = services.HeadsUpSettings(
+        settings = security_settings.HeadsUpSettings(
             enabled=form.enabled.data,
             kind=form.kind.data,
             hour=form.hour.data,
             recipient_ids=None if form.recipients.data == "all" else form.admins.data,
             send_all_clear=form.send_all_clear.data,
         )
-        rule = services.heads_up_rule(db.session, current_user.system_id)
+        rule = security_settings.heads_up_rule(db.session, current_user.system_id)
         try:
-            services.update_heads_up(db.session, admin=current_user, rule=rule, settings=settings)
-        except services.FieldError as error:
+            security_settings.update_heads_up(db.session, admin=current_user, rule=rule, settings=settings)
+        except FieldError as error:
             getattr(form, error.field).errors = [str(error)]
         else:
             return saved("Saved the heads-up email settings.")
@@ -314,7 +321,7 @@ def audit_log():
     action = action if action in list(audit.Action) else ""
     user_email = request.args.get("user", "").strip()[:254]
     before = ascii_int(request.args.get("before", ""))
-    page = services.audit_events(
+    page = audit_events(
         db.session,
         current_user.system_id,
         user_email=user_email,

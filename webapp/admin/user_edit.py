@@ -1,0 +1,133 @@
+"""Admin: editing a user (name, role, active) and resetting their MFA."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app, url_for
+from sqlmodel import Session, func, select
+
+from webapp import audit
+from webapp.accounts import FieldError
+from webapp.audit import Action
+from webapp.mfa.services import remove_mfa
+from webapp.models import Role, System, User
+from webapp.outbox import queue_email
+
+
+def find_user(session: Session, system_id: int, user_id: int) -> User | None:
+    """A user of this system only (another system's id is as good as unknown)."""
+    user = session.get(User, user_id)
+    return user if user is not None and user.system_id == system_id else None
+
+
+def other_active_admins(session: Session, user: User) -> int:
+    return session.exec(
+        select(func.count())
+        .select_from(User)
+        .where(
+            User.system_id == user.system_id,
+            User.role == Role.ADMIN.value,
+            User.active == sa.true(),
+            User.id != user.id,
+        )
+    ).one()
+
+
+def enrolment_deadline(system: System, now: datetime) -> datetime | None:
+    """When a user without MFA must have enrolled under the system's enforcement."""
+    if not system.mfa_required:
+        return None
+    since = system.mfa_required_since or now
+    return max(now, since + timedelta(days=system.mfa_grace_days))
+
+
+@dataclass(frozen=True)
+class UserChanges:
+    display_name: str
+    role: str
+    active: bool
+    mfa_enabled: bool
+    billing_acknowledged: bool
+
+
+def update_user(
+    session: Session, *, admin: User, user: User, changes: UserChanges, now: datetime
+) -> None:
+    """Apply an admin's edit of `user` (an MFA reset emails them).
+
+    All or nothing: any refused part raises `FieldError` before a change is made.
+    """
+    name = " ".join(changes.display_name.split())
+    if not name or len(name) > 200:
+        raise FieldError("display_name", "The name must be 1 to 200 characters.")
+    if changes.role not in {role.value for role in Role}:
+        raise FieldError("role", "Choose a role.")
+    if changes.mfa_enabled and not user.mfa_enabled:
+        raise FieldError(
+            "mfa_enabled",
+            "An admin cannot turn MFA on for someone else: the user sets it up from My Profile.",
+        )
+    resetting = user.mfa_enabled and not changes.mfa_enabled
+    if resetting and not changes.billing_acknowledged:
+        raise FieldError(
+            "accept_billing",
+            "To turn MFA off, select “I accept the billing changes and understand the "
+            "terms of use”. Nothing was changed.",
+        )
+    losing_admin = (
+        user.is_admin and user.active and (changes.role != Role.ADMIN.value or not changes.active)
+    )
+    if losing_admin and other_active_admins(session, user) == 0:
+        raise FieldError(
+            "role" if changes.role != Role.ADMIN.value else "active",
+            "This is the last active admin: make someone else an admin first.",
+        )
+
+    before = {"display_name": user.display_name, "role": user.role, "active": user.active}
+    user.display_name, user.role, user.active = name, changes.role, changes.active
+    user.refresh_search_key()
+    diff = {
+        field: [old, getattr(user, field)]
+        for field, old in before.items()
+        if old != getattr(user, field)
+    }
+    if diff.get("active") == [True, False]:
+        user.session_version += 1  # a deactivated user's sessions end now
+    session.add(user)
+    if diff:
+        audit.record(session, Action.USER_UPDATED, actor=admin, subject=user, changes=diff)
+    if resetting:
+        reset_mfa(session, admin=admin, user=user, now=now)
+
+
+def reset_mfa(session: Session, *, admin: User, user: User, now: datetime) -> None:
+    """Turn `user`'s MFA off for them (the billing terms accepted), audit it, and
+    queue the email telling them to set it up again."""
+    remove_mfa(session, user)
+    system = session.get(System, user.system_id)
+    user.mfa_deadline = enrolment_deadline(system, now)
+    session.add(user)
+    audit.record(
+        session,
+        Action.MFA_RESET_BY_ADMIN,
+        actor=admin,
+        subject=user,
+        billing_acknowledged=True,
+        admin_email=admin.email,
+    )
+    queue_email(
+        session,
+        kind="admin_mfa_reset",
+        recipient=user.email,
+        subject="Your multi-factor authentication was reset",
+        template="admin_mfa_reset",
+        dedupe_key=f"admin_mfa_reset:{user.id}:{user.session_version}",
+        system_id=user.system_id,
+        user_name=user.display_name,
+        admin_name=admin.display_name,
+        system_name=system.name,
+        profile_url=current_app.config["BASE_URL"].rstrip("/") + url_for("mfa.profile"),
+    )
