@@ -26,11 +26,8 @@ from sqlmodel import Session, select
 
 from webapp import reminders, timefmt
 from webapp.models import (
-    COMPLIANCE_COUNTRIES,
-    AccountingLink,
     HeadsUpKind,
     HeadsUpRule,
-    Role,
     System,
     User,
 )
@@ -44,14 +41,6 @@ LIST_CAP = 50
 BATCH_SIZE = 500
 # The admin users list, filtered (the admin area's query parameters).
 ADMIN_LIST_FILTER = {HeadsUpKind.WITHOUT_MFA.value: "mfa=off", HeadsUpKind.WITH_MFA.value: "mfa=on"}
-
-
-def compliance_clause():
-    """SQL for `System.compliance_required`."""
-    return sa.and_(
-        System.country.in_(sorted(COMPLIANCE_COUNTRIES)),
-        System.accounting_link != AccountingLink.NONE.value,
-    )
 
 
 def is_due(local: datetime, hour: int, last_run: date | None) -> bool:
@@ -115,7 +104,7 @@ def _rule_rows(session: Session, where) -> Iterator[sa.Row]:
             System.id,
             System.name,
             System.timezone,
-            compliance_clause().label("compliance"),
+            System.compliance_required.label("compliance"),
             HeadsUpRule.enabled,
             HeadsUpRule.kind,
             HeadsUpRule.hour,
@@ -165,7 +154,7 @@ def _runs(
 
 def _has_work():
     """A run does something when its digest is on or its system needs reminders."""
-    return sa.or_(HeadsUpRule.enabled, compliance_clause())
+    return sa.or_(HeadsUpRule.enabled, System.compliance_required)
 
 
 def due_system_ids(session: Session, now: datetime) -> list[int]:
@@ -321,7 +310,7 @@ def queue_digests(session: Session, runs: list[SystemRun], now: datetime) -> lis
             User.system_id.not_in(list(chosen)),
             *(sa.and_(User.system_id == id_, User.id.in_(ids)) for id_, ids in chosen.items()),
         )
-    recipients = sa.and_(User.role == Role.ADMIN.value, User.active, audience)
+    recipients = sa.and_(User.active_admin, audience)
     inserted = insert_per_user(session, kind="heads_up", now=now, emails=emails, where=recipients)
     return [outbox_id for outbox_id, _ in inserted]
 
@@ -332,7 +321,9 @@ def _listed_users(session: Session, runs: list[SystemRun]) -> Iterator[sa.Row]:
         *(
             sa.and_(
                 User.system_id.in_([run.system_id for run in runs if run.kind == kind]),
-                User.mfa_enabled.is_(kind == HeadsUpKind.WITH_MFA.value),
+                User.active_with_mfa
+                if kind == HeadsUpKind.WITH_MFA.value
+                else User.active_without_mfa,
             )
             for kind in {run.kind for run in runs}
         )
@@ -344,7 +335,7 @@ def _listed_users(session: Session, runs: list[SystemRun]) -> Iterator[sa.Row]:
     )
     ranked = (
         sa.select(User.system_id, User.display_name, User.email, User.last_sign_in_at, rank)
-        .where(User.active, wanted)
+        .where(wanted)
         .subquery()
     )
     query = (

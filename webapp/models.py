@@ -1,4 +1,4 @@
-"""The Firmguard tables (DESIGN.md §2).
+"""The Firmguard tables, and the predicates on them that several places share.
 
 Every timestamp is timezone-aware UTC: `UTCDateTime` stores UTC and hands back
 aware datetimes on SQLite too (which keeps no zone of its own).
@@ -12,6 +12,7 @@ from enum import StrEnum
 
 import sqlalchemy as sa
 from flask_login import UserMixin
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -25,6 +26,11 @@ SQLModel.metadata.naming_convention = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# A model with hybrid properties (a rule usable on a row and in a query) tells
+# pydantic they are not fields.
+WITH_HYBRIDS = {"ignored_types": (hybrid_property,)}
 
 
 def utcnow() -> datetime:
@@ -85,6 +91,7 @@ class System(SQLModel, table=True):
     """A firm's system (the tenant)."""
 
     __tablename__ = "systems"
+    model_config = WITH_HYBRIDS
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=200, sa_column_kwargs={"unique": True})
@@ -97,17 +104,27 @@ class System(SQLModel, table=True):
     mfa_grace_days: int = Field(default=0)
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
 
-    @property
+    @hybrid_property
     def compliance_required(self) -> bool:
-        """NZ/AU firms with accounting linked must push their users to MFA."""
+        """NZ/AU firms with accounting linked must push their users to MFA
+        (the same rule as SQL: `System.compliance_required` in a query)."""
         return (
             self.country in COMPLIANCE_COUNTRIES
             and self.accounting_link != AccountingLink.NONE.value
         )
 
+    @compliance_required.inplace.expression
+    @classmethod
+    def _compliance_required_sql(cls) -> sa.ColumnElement[bool]:
+        return sa.and_(
+            cls.country.in_(sorted(COMPLIANCE_COUNTRIES)),
+            cls.accounting_link != AccountingLink.NONE.value,
+        )
 
-# The admin list's indexes (DESIGN.md §7), each `(system_id, *columns, id)`:
-# one per sort, in the sort's order (`admin.services.SORTS`: ties by name, i.e.
+
+# The admin list's indexes (README, "Filter performance"), each
+# `(system_id, *columns, id)`: one per sort, in the sort's order
+# (`admin.user_list.SORTS`: ties by name, i.e.
 # search_key, then id), and one per filter combination a search may walk. So
 # an index yields exactly the list's ORDER BY; PostgreSQL reads ids and keys
 # from the index alone; and as every one holds search_key, SQLite tests a search
@@ -128,6 +145,7 @@ class User(UserMixin, SQLModel, table=True):
     """A person who signs in to a system (also the Flask-Login user)."""
 
     __tablename__ = "users"
+    model_config = WITH_HYBRIDS
 
     __table_args__ = (
         *(
@@ -167,7 +185,7 @@ class User(UserMixin, SQLModel, table=True):
     mfa_enabled_at: datetime | None = Field(default=None, sa_column=utc_column())
     # Enforcement with a grace period: the date by which this user must enrol.
     mfa_deadline: datetime | None = Field(default=None, sa_column=utc_column())
-    # Wrong-code throttle (DESIGN.md §6): kept in the DB, never in the session.
+    # Wrong-code throttle (README, "Throttle"): kept in the DB, never in the session.
     mfa_failed_count: int = Field(default=0)
     mfa_lock_count: int = Field(default=0)
     mfa_locked_until: datetime | None = Field(default=None, sa_column=utc_column())
@@ -177,6 +195,39 @@ class User(UserMixin, SQLModel, table=True):
     @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN.value
+
+    # The predicates the admin pages, enforcement and the daily run share, each
+    # usable on a row and in a query (`User.active_admin` in a WHERE clause).
+    # Comparisons with true/false, not bare columns, so SQLite's indexes serve them.
+
+    @hybrid_property
+    def active_admin(self) -> bool:
+        """An admin who can still sign in."""
+        return self.active and self.role == Role.ADMIN.value
+
+    @active_admin.inplace.expression
+    @classmethod
+    def _active_admin_sql(cls) -> sa.ColumnElement[bool]:
+        return sa.and_(cls.active == sa.true(), cls.role == Role.ADMIN.value)
+
+    @hybrid_property
+    def active_without_mfa(self) -> bool:
+        """Someone enforcement makes enrol, reminders remind and digests list."""
+        return self.active and not self.mfa_enabled
+
+    @active_without_mfa.inplace.expression
+    @classmethod
+    def _active_without_mfa_sql(cls) -> sa.ColumnElement[bool]:
+        return sa.and_(cls.active == sa.true(), cls.mfa_enabled == sa.false())
+
+    @hybrid_property
+    def active_with_mfa(self) -> bool:
+        return self.active and self.mfa_enabled
+
+    @active_with_mfa.inplace.expression
+    @classmethod
+    def _active_with_mfa_sql(cls) -> sa.ColumnElement[bool]:
+        return sa.and_(cls.active == sa.true(), cls.mfa_enabled == sa.true())
 
     @property
     def is_active(self) -> bool:

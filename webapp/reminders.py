@@ -58,12 +58,11 @@ def queue_reminders(
     for (timezone, local_date), group in groups.items():
         system_ids = [system.system_id for system in group]
         cutoff = reminder_cutoff(local_date, timezone, interval)
-        without_mfa = sa.and_(User.active, User.mfa_enabled.is_(False))
         session.execute(
             sa.update(User)
             .where(
                 User.system_id.in_(system_ids),
-                without_mfa,
+                User.active_without_mfa,
                 sa.or_(User.last_mfa_reminder_at.is_(None), User.last_mfa_reminder_at < cutoff),
             )
             .values(last_mfa_reminder_at=now)
@@ -82,7 +81,7 @@ def queue_reminders(
             kind="reminder",
             now=now,
             emails=emails,
-            where=sa.and_(without_mfa, User.last_mfa_reminder_at == now),
+            where=sa.and_(User.active_without_mfa, User.last_mfa_reminder_at == now),
         )
         ids.extend(outbox_id for outbox_id, _ in inserted)
         counts.update(system_id for _, system_id in inserted)

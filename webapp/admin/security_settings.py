@@ -14,7 +14,7 @@ from webapp.accounts import FieldError
 from webapp.admin.user_list import mfa_totals
 from webapp.audit import Action
 from webapp.countries import COUNTRIES
-from webapp.models import AccountingLink, HeadsUpKind, HeadsUpRule, Role, System, User
+from webapp.models import AccountingLink, HeadsUpKind, HeadsUpRule, System, User
 
 MAX_GRACE_DAYS = 365
 
@@ -57,7 +57,7 @@ def set_enforcement(
         deadline = max(now, system.mfa_required_since + timedelta(days=grace_days))
         affected = session.execute(
             sa.update(User)
-            .where(in_system, User.active == sa.true(), User.mfa_enabled == sa.false())
+            .where(in_system, User.active_without_mfa)
             .values(mfa_deadline=deadline)
         ).rowcount
     else:
@@ -116,8 +116,7 @@ def system_admins(session: Session, system_id: int) -> list[User]:
             select(User)
             .where(
                 User.system_id == system_id,
-                User.role == Role.ADMIN.value,
-                User.active == sa.true(),
+                User.active_admin,
             )
             .order_by(User.search_key)
         )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
 from flask import current_app, url_for
 from sqlmodel import Session, func, select
 
@@ -29,8 +28,7 @@ def other_active_admins(session: Session, user: User) -> int:
         .select_from(User)
         .where(
             User.system_id == user.system_id,
-            User.role == Role.ADMIN.value,
-            User.active == sa.true(),
+            User.active_admin,
             User.id != user.id,
         )
     ).one()
@@ -78,7 +76,7 @@ def update_user(
             "terms of use”. Nothing was changed.",
         )
     losing_admin = (
-        user.is_admin and user.active and (changes.role != Role.ADMIN.value or not changes.active)
+        user.active_admin and (changes.role != Role.ADMIN.value or not changes.active)
     )
     if losing_admin and other_active_admins(session, user) == 0:
         raise FieldError(

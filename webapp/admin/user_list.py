@@ -185,19 +185,13 @@ class MfaTotals:
 def mfa_totals(session: Session, system_id: int) -> MfaTotals:
     """Active users with and without MFA: two range counts on one index."""
 
-    def count(mfa_enabled: bool) -> int:
+    def count(predicate) -> int:
         return session.exec(
-            select(func.count())
-            .select_from(User)
-            .where(
-                User.system_id == system_id,
-                User.mfa_enabled == mfa_enabled,
-                User.active == sa.true(),
-            )
+            select(func.count()).select_from(User).where(User.system_id == system_id, predicate)
         ).one()
 
-    without_mfa = count(False)
-    return MfaTotals(total=without_mfa + count(True), without_mfa=without_mfa)
+    without_mfa = count(User.active_without_mfa)
+    return MfaTotals(total=without_mfa + count(User.active_with_mfa), without_mfa=without_mfa)
 
 
 def list_users(session: Session, system_id: int, user_filter: UserFilter) -> UserPage:
