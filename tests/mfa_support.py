@@ -5,34 +5,43 @@ the way the benchmarks seed them.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pyotp
 import pytest
+import time_machine
 
 from tests.conftest import sign_in
-from webapp.auth import routes as auth_routes
 from webapp.crypto import encrypt_secret
-from webapp.mfa import enforcement, totp
-from webapp.mfa import routes as mfa_routes
+from webapp.mfa import totp
 from webapp.models import TotpCredential, User
 
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
 class Clock:
-    """The time the app's routes see; tests move it instead of sleeping."""
+    """The tests' one clock: the time the whole app sees (time-machine), moved by
+    the test instead of sleeping. Without the fixture, just a start time."""
 
     def __init__(self) -> None:
-        # Five seconds into a fresh time-step, near the real time (sessions use real time).
+        # Five seconds into a fresh time-step, near the real time.
         start = (int(time.time()) // totp.PERIOD + 1) * totp.PERIOD + 5
-        self.now = datetime.fromtimestamp(start, tz=UTC)
+        self._now = datetime.fromtimestamp(start, tz=UTC)
+        self.traveller = None
 
-    def __call__(self) -> datetime:
-        return self.now
+    @property
+    def now(self) -> datetime:
+        return self._now
+
+    @now.setter
+    def now(self, moment: datetime) -> None:
+        self._now = moment
+        if self.traveller is not None:
+            self.traveller.move_to(moment)
 
     def advance(self, **delta) -> datetime:
-        self.now += timedelta(**delta)
+        self.now = self._now + timedelta(**delta)
         return self.now
 
     def code(self, secret: str = SECRET, steps: int = 0) -> str:
@@ -41,11 +50,11 @@ class Clock:
 
 
 @pytest.fixture
-def clock(monkeypatch) -> Clock:
+def clock() -> Iterator[Clock]:
     current = Clock()
-    for module in (auth_routes, mfa_routes, enforcement):
-        monkeypatch.setattr(module, "utcnow", current)
-    return current
+    with time_machine.travel(current.now, tick=False) as traveller:
+        current.traveller = traveller
+        yield current
 
 
 def enable_mfa(app, session, user, secret: str = SECRET, last_used_step: int = 0) -> None:
