@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import zoneinfo
+from importlib.metadata import version
+
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -14,6 +17,7 @@ from tests.conftest import private_postgres_database
 from webapp import accounts, create_app, user_search
 from webapp.admin import user_list
 from webapp.cli import alembic_config
+from webapp.countries import COUNTRIES
 from webapp.extensions import db
 
 STRONG_SECRET = "s" * 40
@@ -152,3 +156,15 @@ def test_redis_url_drives_broker_and_rate_limit_storage():
 def test_unknown_environment_name_is_refused():
     with pytest.raises(RuntimeError, match="Unknown FIRMGUARD_ENV"):
         create_app("staging")
+
+
+def test_timezones_and_countries_come_from_the_tzdata_package(app):
+    assert zoneinfo.TZPATH == ()  # not the operating system's files
+    assert zoneinfo.ZoneInfo("Pacific/Auckland").key == "Pacific/Auckland"
+    assert version("tzdata")
+    assert (COUNTRIES["NZ"], COUNTRIES["AU"], COUNTRIES["GB"]) == (
+        "New Zealand",
+        "Australia",
+        "Britain (UK)",
+    )
+    assert len(COUNTRIES) >= 249

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import zoneinfo
 from pathlib import Path
 
 from flask import Flask
@@ -20,6 +21,9 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     test config), then `overrides`.
     """
     config_class = config_for(config_name or os.environ.get("FIRMGUARD_ENV", "development"))
+    # Timezones from the tzdata package the app is installed with, never the
+    # host's files: every machine agrees on every firm's clock.
+    zoneinfo.reset_tzpath(to=())
     app = Flask(
         __name__,
         instance_path=str(BASE_DIR / "instance"),
