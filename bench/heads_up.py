@@ -1,4 +1,4 @@
-"""Benchmark: the heads-up run over 1,000,000 users in 10,000 systems (DESIGN.md §7).
+"""Benchmark: the heads-up run over 1,000,000 users in 10,000 systems (README, "Budgets").
 
     .venv/bin/python bench/heads_up.py [--users N] [--systems N]
 

@@ -479,7 +479,8 @@ def verdicts(results: dict) -> dict:
     seq = results["sequential"]
     tput = results["throughput"]
     probe = results["probes"][FIRMGUARD]
-    # DESIGN.md §7 budgets the server's time per request, so gunicorn's time is used.
+    # The budget is on the server's time per request (README, "Budgets"), so
+    # gunicorn's time is used.
     code_ratio = ratio(
         seq[FIRMGUARD]["server_steps"]["code"]["p50"], seq[PEER]["server_steps"]["code"]["p50"]
     )

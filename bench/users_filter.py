@@ -6,8 +6,8 @@ migrations (so the indexes measured are the shipped ones), then signs an admin
 in through the Flask test client and sends 200 varied htmx requests for the
 results partial: searches of 1 to 11 characters (accented, misses, emails),
 each filter, each sort in both directions, and pages deep into the list.
-Reports p50/p95/max server time and the largest response. Budget (DESIGN.md
-§7): p95 under 50 ms, response under 30 KB.
+Reports p50/p95/max server time and the largest response. Budget (README,
+"Budgets"): p95 under 50 ms, response under 30 KB.
 
     .venv/bin/python bench/users_filter.py            # both databases
     .venv/bin/python bench/users_filter.py --db sqlite --users 20000

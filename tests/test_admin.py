@@ -290,7 +290,7 @@ def test_paging_is_stable_and_bounded(admin_client, factory, firm):
 
 
 def test_a_broad_search_stops_counting_at_the_cap(admin_client, factory, firm, monkeypatch):
-    # The cap is 5,000 (DESIGN.md §7); a smaller one shows the same behaviour.
+    # The cap is 5,000 (README, "Filter performance"); a smaller one behaves the same.
     monkeypatch.setattr(user_list, "SMALL_RESULT", 50)
     for number in range(52):
         factory.user(firm["system"], f"p{number:02d}@harbour.example", f"Pat {number:02d}")

@@ -1,4 +1,6 @@
-"""Response security headers (DESIGN.md §6)."""
+"""Response security headers: a Content-Security-Policy without inline script
+or style, no framing, no sniffing, and pages never stored by caches; plus the
+input guards every request passes (no NUL characters, row ids that fit)."""
 
 from __future__ import annotations
 

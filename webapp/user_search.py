@@ -3,7 +3,8 @@
 PostgreSQL serves `search_key LIKE '%…%'` from a trigram GIN index the planner
 picks by itself (`ix_users_search_trgm`). SQLite has no such index type, so a
 search that matches few of a large system's users would scan every key of the
-system (15-25 ms at 100,000 users, DESIGN.md §7). An FTS5 table with the trigram
+system (15-25 ms at 100,000 users, against a p95 budget of 50 ms: README,
+"Budgets"). An FTS5 table with the trigram
 tokenizer, kept in step with `users.search_key` by triggers, finds them from
 the trigrams of the needle instead, and yields them lazily, so a search that
 matches nearly everyone stops as soon as the list's match cap is reached.

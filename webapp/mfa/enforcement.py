@@ -1,4 +1,4 @@
-"""Who must set up MFA, and when (DESIGN.md §3): one rule, one place.
+"""Who must set up MFA, and when (README, "Enforcement"): one rule, one place.
 
 - A user with MFA: nothing.
 - The system requires MFA: with no deadline, or past it, the user MUST enrol
