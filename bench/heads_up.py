@@ -124,10 +124,11 @@ def _ready() -> float:
 
 
 def _run_batch(system_ids: list[int], now: datetime) -> dict:
-    """One `run_systems` task, as a Celery worker process would run it."""
+    """One `run_heads_up` task, as a Celery worker process would run it."""
     before = _worker["statements"]
     with _worker["app"].app_context(), Session(_worker["engine"]) as session:
         summary = heads_up.run_systems(session, system_ids, now, ignore_hour=True)
+        session.commit()  # the task's one commit
     return {
         "systems": summary.systems,
         "digests": summary.digests,
@@ -140,7 +141,7 @@ def _run_batch(system_ids: list[int], now: datetime) -> dict:
 def measure(url: str, workers: int) -> dict:
     """Time the run of every system over `workers` processes; count statements; peak memory.
 
-    The batches are the ones the hourly tick queues as `run_systems` tasks, so
+    The batches are the ones the hourly tick queues as `run_heads_up` tasks, so
     this is what `workers` Celery worker processes would do.
     """
     engine = sa.create_engine(url)
