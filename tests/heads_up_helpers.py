@@ -9,6 +9,17 @@ from sqlmodel import Session, select
 from webapp import heads_up
 from webapp.models import HeadsUpRule, OutboundEmail, Role, System, User
 
+# A compliance reminder's email, for tests that queue one by hand:
+# `outbox.queue_email(session, recipient=…, dedupe_key=…, **REMINDER)`.
+REMINDER = {
+    "kind": "reminder",
+    "subject": "Please set up MFA",
+    "template": "reminder",
+    "system_name": "Kauri & Co",
+    "profile_url": "http://127.0.0.1:5000/profile",
+    "interval_days": 7,
+}
+
 
 def add_users(
     session: Session, system: System, names: list[str], *, mfa: bool = False, **fields

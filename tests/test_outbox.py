@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session
 
-from tests.heads_up_helpers import outbox
+from tests.heads_up_helpers import REMINDER, outbox
 from webapp import delivery, mail
 from webapp import outbox as outbox_service
 from webapp.models import EmailStatus, utcnow
@@ -21,15 +21,7 @@ def queue(app, key="reminder:1:2026-11-27", recipient="carla@example.com"):
     would ask for its delivery on commit)."""
     with app.app_context(), Session(app.extensions["firmguard_db"]) as session:
         row_id = outbox_service.queue_email(
-            session,
-            kind="reminder",
-            recipient=recipient,
-            subject="Please set up MFA",
-            template="reminder",
-            dedupe_key=key,
-            system_name="Kauri & Co",
-            profile_url="http://127.0.0.1:5000/profile",
-            interval_days=7,
+            session, recipient=recipient, dedupe_key=key, **REMINDER
         )
         session.commit()
     return row_id

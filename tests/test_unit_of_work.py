@@ -15,6 +15,7 @@ from flask import Blueprint, abort
 from flask import session as browser_session
 from sqlmodel import select
 
+from tests.heads_up_helpers import REMINDER
 from webapp import audit, delivery, outbox
 from webapp.audit import Action
 from webapp.extensions import db
@@ -84,17 +85,7 @@ def write_then(ending: str):
     then ends as asked (GET, so no CSRF token is needed)."""
     user = db.session.exec(select(User)).first()
     audit.record(db.session, Action.USER_UPDATED, actor=user, subject=user, probe=ending)
-    outbox.queue_email(
-        db.session,
-        kind="probe",
-        recipient=user.email,
-        subject="Probe",
-        template="reminder",
-        dedupe_key=f"probe:{ending}",
-        system_name="Probe",
-        profile_url="http://127.0.0.1:5000/profile",
-        interval_days=7,
-    )
+    outbox.queue_email(db.session, recipient=user.email, dedupe_key=f"probe:{ending}", **REMINDER)
     browser_session["probe"] = ending
     if ending == "raise":
         raise RuntimeError("after writing")
@@ -124,7 +115,9 @@ def written(session, ending: str) -> tuple[int, int]:
         for event in session.exec(select(AuditEvent)).all()
         if event.details.get("probe") == ending
     ]
-    emails = session.exec(select(OutboundEmail).where(OutboundEmail.kind == "probe")).all()
+    emails = session.exec(
+        select(OutboundEmail).where(OutboundEmail.dedupe_key == f"probe:{ending}")
+    ).all()
     return len(events), len(emails)
 
 
@@ -132,7 +125,7 @@ def test_a_request_that_returns_commits_once_and_then_sends(probed, client, sess
     response = client.get("/probe/return")
     assert response.status_code == 200
     assert written(session, "return") == (1, 1)
-    assert [message["Subject"] for message in mailbox()] == ["Probe"]
+    assert [message["To"] for message in mailbox()] == ["ann@example.com"]
     with client.session_transaction() as browser:
         assert browser["probe"] == "return"
 
@@ -157,15 +150,7 @@ def test_a_request_that_fails_leaves_nothing_and_sends_nothing(
 
 def queue(key: str) -> int | None:
     return outbox.queue_email(
-        db.session,
-        kind="reminder",
-        recipient=f"{key}@example.com",
-        subject="Please set up MFA",
-        template="reminder",
-        dedupe_key=key,
-        system_name="Kauri & Co",
-        profile_url="http://127.0.0.1:5000/profile",
-        interval_days=7,
+        db.session, recipient=f"{key}@example.com", dedupe_key=key, **REMINDER
     )
 
 
@@ -184,16 +169,7 @@ def test_a_commit_delivers_what_its_transaction_queued(app, mailbox):
 
 def test_rows_added_through_the_orm_are_delivered_too(app, mailbox):
     with app.app_context():
-        values = outbox.email_row_values(
-            kind="reminder",
-            recipient="orm@example.com",
-            subject="Please set up MFA",
-            template="reminder",
-            dedupe_key="orm",
-            system_name="Kauri & Co",
-            profile_url="http://127.0.0.1:5000/profile",
-            interval_days=7,
-        )
+        values = outbox.email_row_values(recipient="orm@example.com", dedupe_key="orm", **REMINDER)
         db.session.add(OutboundEmail(**values))
         db.session.commit()
     assert recipients(mailbox) == ["orm@example.com"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
+from tests.heads_up_helpers import REMINDER
 from webapp import mail
 from webapp import outbox as outbox_service
 from webapp.models import EmailStatus, OutboundEmail
@@ -18,14 +19,9 @@ def queue_three(app) -> list[int]:
             ids.append(
                 outbox_service.queue_email(
                     session,
-                    kind="reminder",
                     recipient=f"user{number}@example.com",
-                    subject="Please set up MFA",
-                    template="reminder",
                     dedupe_key=f"reminder:{number}:2026-11-27",
-                    system_name="Kauri & Co",
-                    profile_url="http://127.0.0.1:5000/profile",
-                    interval_days=7,
+                    **REMINDER,
                 )
             )
         session.commit()
