@@ -35,7 +35,6 @@ from common import (
     WORK,
     AppUnderTest,
     BenchUser,
-    FlowError,
     UserPool,
     find_form,
     firmguard_app,
@@ -46,10 +45,13 @@ from common import (
     new_workdir,
     path_of,
     seed_firmguard,
-    sign_in_with_code,
-    submit_password,
     summary,
     write_json,
+)
+from flows import (
+    FlowError,
+    sign_in_with_code,
+    submit_password,
 )
 
 # The sign-in steps as routes, for the per-route table.
