@@ -47,6 +47,7 @@ ENVIRONMENT = {
     "ARGON2_PARALLELISM": ("ARGON2_PARALLELISM", int),
     "RATELIMIT_ENABLED": ("RATELIMIT_ENABLED", _bool),
     "MFA_REMINDER_INTERVAL_DAYS": ("MFA_REMINDER_INTERVAL_DAYS", int),
+    "SSO_ALLOW_HTTP_ISSUERS": ("SSO_ALLOW_HTTP_ISSUERS", _bool),
 }
 
 
@@ -110,6 +111,10 @@ class Config:
     # Compliance reminders: at most one per user in this many days.
     MFA_REMINDER_INTERVAL_DAYS = 7
 
+    # Single sign-on: an OpenID provider's Issuer URL must be https, except in
+    # development and tests (a provider on this machine). Refused in production.
+    SSO_ALLOW_HTTP_ISSUERS = False
+
 
 def finalize(config: dict) -> None:
     """Derive the settings that depend on others, then validate (production)."""
@@ -142,12 +147,15 @@ def finalize(config: dict) -> None:
         keys = config.get("MFA_ENCRYPTION_KEYS") or []
         if not keys or DEV_ENCRYPTION_KEY in keys:
             raise RuntimeError("MFA_ENCRYPTION_KEYS must be set and must not hold the dev key.")
+        if config.get("SSO_ALLOW_HTTP_ISSUERS"):
+            raise RuntimeError("SSO_ALLOW_HTTP_ISSUERS must stay off in production.")
 
 
 class DevConfig(Config):
     """Local development: works with no environment at all."""
 
     ENV_NAME = "development"
+    SSO_ALLOW_HTTP_ISSUERS = True
 
 
 class TestConfig(Config):
@@ -160,6 +168,7 @@ class TestConfig(Config):
     ARGON2_MEMORY_COST = 1024
     ARGON2_PARALLELISM = 1
     RATELIMIT_ENABLED = False
+    SSO_ALLOW_HTTP_ISSUERS = True
 
 
 class ProdConfig(Config):

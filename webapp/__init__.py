@@ -66,14 +66,18 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """One blueprint per area."""
     from webapp.admin.routes import bp as admin_bp
+    from webapp.admin.sso import bp as sso_admin_bp
     from webapp.auth.routes import bp as auth_bp
     from webapp.mfa.routes import bp as mfa_bp
     from webapp.security import register_converters
+    from webapp.sso.routes import bp as sso_bp
 
     register_converters(app)
     app.register_blueprint(auth_bp)
     app.register_blueprint(mfa_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(sso_bp)
+    app.register_blueprint(sso_admin_bp)
 
 
 def register_template_filters(app: Flask) -> None:

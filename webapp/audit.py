@@ -27,6 +27,14 @@ class Action(StrEnum):
     USER_UPDATED = "user.updated"
     SYSTEM_UPDATED = "system.updated"
     HEADS_UP_RULE_CHANGED = "heads_up.rule_changed"
+    SSO_SIGN_IN = "auth.sso_sign_in"
+    SSO_FAILED = "auth.sso_failed"
+    SSO_USER_CREATED = "auth.sso_user_created"
+    SSO_SETTINGS_CHANGED = "sso.settings_changed"
+    SSO_SECRET_REPLACED = "sso.secret_replaced"  # noqa: S105 (an action name)
+    SSO_REQUIREMENT_CHANGED = "sso.requirement_changed"
+    SSO_PROVIDER_MFA_ACKNOWLEDGED = "sso.provider_mfa_acknowledged"
+    SSO_TEST_SIGN_IN = "sso.test_sign_in"
 
 
 def record(

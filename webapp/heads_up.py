@@ -32,6 +32,7 @@ from webapp.models import (
     User,
 )
 from webapp.outbox import SystemEmail, insert_per_user, render_email
+from webapp.sso.policy import active_with_mfa_by_firm, active_without_mfa_by_firm
 
 log = logging.getLogger(__name__)
 
@@ -274,7 +275,8 @@ def queue_digests(session: Session, runs: list[SystemRun], now: datetime) -> lis
         sa.select(
             User.system_id,
             sa.func.count(),
-            sa.func.sum(sa.case((User.mfa_enabled, 1), else_=0)),
+            # Users whose firm counts their single sign-on as MFA count as with MFA.
+            sa.func.sum(sa.case((active_with_mfa_by_firm(), 1), else_=0)),
         )
         .where(User.system_id.in_(list(by_id)), User.active)
         .group_by(User.system_id)
@@ -321,9 +323,9 @@ def _listed_users(session: Session, runs: list[SystemRun]) -> Iterator[sa.Row]:
         *(
             sa.and_(
                 User.system_id.in_([run.system_id for run in runs if run.kind == kind]),
-                User.active_with_mfa
+                active_with_mfa_by_firm()
                 if kind == HeadsUpKind.WITH_MFA.value
-                else User.active_without_mfa,
+                else active_without_mfa_by_firm(),
             )
             for kind in {run.kind for run in runs}
         )

@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from webapp.models import User
 from webapp.outbox import SystemEmail, insert_per_user, render_email
+from webapp.sso.policy import active_without_mfa_by_firm
 
 
 class ReminderSystem(Protocol):
@@ -58,11 +59,13 @@ def queue_reminders(
     for (timezone, local_date), group in groups.items():
         system_ids = [system.system_id for system in group]
         cutoff = reminder_cutoff(local_date, timezone, interval)
+        # Single sign-on counts here only with the provider's word for MFA.
+        without_mfa = active_without_mfa_by_firm(compliance=True)
         session.execute(
             sa.update(User)
             .where(
                 User.system_id.in_(system_ids),
-                User.active_without_mfa,
+                without_mfa,
                 sa.or_(User.last_mfa_reminder_at.is_(None), User.last_mfa_reminder_at < cutoff),
             )
             .values(last_mfa_reminder_at=now)
@@ -81,7 +84,7 @@ def queue_reminders(
             kind="reminder",
             now=now,
             emails=emails,
-            where=sa.and_(User.active_without_mfa, User.last_mfa_reminder_at == now),
+            where=sa.and_(without_mfa, User.last_mfa_reminder_at == now),
         )
         ids.extend(outbox_id for outbox_id, _ in inserted)
         counts.update(system_id for _, system_id in inserted)

@@ -38,6 +38,8 @@ from webapp.extensions import db
 from webapp.htmx import render_page, wants_fragment
 from webapp.models import utcnow
 from webapp.security import MAX_ROW_ID, ascii_int
+from webapp.sso.forms import SecretForm, settings_section
+from webapp.sso.policy import policy_for
 from webapp.tasks import request_send_now
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -49,7 +51,8 @@ def users_url(query: str = "") -> str:
 
 def render_users(save_form: SaveViewForm | None = None, status: int = 200):
     user_filter = user_list.UserFilter.from_args(request.args)
-    listing = user_list.list_users(db.session, current_user.system_id, user_filter)
+    counts_sso = policy_for(db.session, current_user.system_id).counts_sso
+    listing = user_list.list_users(db.session, current_user.system_id, user_filter, counts_sso)
     fragment = wants_fragment()
     # The picker, view list and totals sit outside the results block.
     views = [] if fragment else saved_views.visible_views(db.session, current_user)
@@ -64,7 +67,8 @@ def render_users(save_form: SaveViewForm | None = None, status: int = 200):
         # System-wide, outside the results block: fragments need not count it.
         totals=None
         if wants_fragment()
-        else user_list.mfa_totals(db.session, current_user.system_id),
+        else user_list.mfa_totals(db.session, current_user.system_id, counts_sso),
+        counts_sso=counts_sso,
         now=utcnow(),
         builtin_views=BUILTIN_VIEWS,
         views=views,
@@ -98,11 +102,12 @@ def users():
 def users_csv():
     user_filter = user_list.UserFilter.from_args(request.args)
     system_id = current_user.system_id
+    counts_sso = policy_for(db.session, system_id).counts_sso
 
     def generate():
         # A session of its own, closed when the stream ends or the client leaves.
         with db.new_session() as session:
-            yield from user_list.users_csv(session, system_id, user_filter)
+            yield from user_list.users_csv(session, system_id, user_filter, counts_sso)
 
     response = Response(stream_with_context(generate()), mimetype="text/csv")
     response.headers["Content-Disposition"] = 'attachment; filename="users.csv"'
@@ -215,12 +220,20 @@ def security_page(status: int = 200, **forms):
     heads_up.admins.choices = {
         str(admin.id): f"{admin.display_name} ({admin.email})" for admin in admins
     }
+    if request.args.get("replace") == "secret" and "sso_secret" not in forms:
+        # "Replace secret": the secret's field in place (htmx), or the page with it.
+        forms["sso_secret"] = SecretForm(formdata=None)
+        if wants_fragment():
+            sso = settings_section(db.session, system.id, **forms)
+            return render_page("admin/_sso_secret.html", sso=sso)
+    counts_sso = policy_for(db.session, system.id).counts_sso
     return render_page(
         "admin/security.html",
         status=status,
         section="security",
         system=system,
-        to_enrol=security_settings.users_to_enrol(db.session, system.id),
+        sso=settings_section(db.session, system.id, **forms),
+        to_enrol=security_settings.users_to_enrol(db.session, system.id, counts_sso),
         enforcement=enforcement,
         system_form=system_form,
         heads_up=heads_up,

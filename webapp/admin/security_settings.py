@@ -19,9 +19,10 @@ from webapp.models import AccountingLink, HeadsUpKind, HeadsUpRule, System, User
 MAX_GRACE_DAYS = 365
 
 
-def users_to_enrol(session: Session, system_id: int) -> int:
-    """Active users without MFA: those enforcement makes enrol."""
-    return mfa_totals(session, system_id).without_mfa
+def users_to_enrol(session: Session, system_id: int, counts_sso: bool = False) -> int:
+    """Active users without MFA: those enforcement makes enrol (`counts_sso`: not
+    those who last signed in through the firm's single sign-on, which counts)."""
+    return mfa_totals(session, system_id, counts_sso).without_mfa
 
 
 def set_enforcement(

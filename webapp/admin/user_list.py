@@ -18,6 +18,7 @@ from sqlmodel import Session, func, select
 from webapp import user_search
 from webapp.models import User, search_key
 from webapp.security import ascii_int
+from webapp.sso.policy import with_mfa, without_mfa
 
 PAGE_SIZE = 50
 # Offset paging stays cheap only so deep; past it the admin narrows the filter.
@@ -114,15 +115,16 @@ class UserFilter:
         """The search folded as `User.search_key` is (case and accents dropped)."""
         return search_key(self.q).strip()
 
-    def conditions(self, system_id: int) -> list:
-        """SQL conditions for this filter inside one system."""
+    def conditions(self, system_id: int, counts_sso: bool = False) -> list:
+        """SQL conditions for this filter inside one system (`counts_sso`: the
+        firm counts a single sign-on as MFA, `webapp.sso.policy`)."""
         conditions = [User.system_id == system_id]
         needle = self.needle
         if needle:
             escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             conditions.append(User.search_key.like(f"%{escaped}%", escape="\\"))
         if self.mfa:
-            conditions.append(User.mfa_enabled == (self.mfa == "on"))
+            conditions.append((with_mfa if self.mfa == "on" else without_mfa)(counts_sso))
         if self.role:
             conditions.append(User.role == self.role)
         if self.active:
@@ -147,6 +149,7 @@ LIST_COLUMNS = (
     User.mfa_enabled,
     User.mfa_deadline,
     User.last_sign_in_at,
+    User.last_sign_in_method,
 )
 
 
@@ -182,19 +185,23 @@ class MfaTotals:
         return (self.total - self.without_mfa) * 100 // self.total
 
 
-def mfa_totals(session: Session, system_id: int) -> MfaTotals:
-    """Active users with and without MFA: two range counts on one index."""
+def mfa_totals(session: Session, system_id: int, counts_sso: bool = False) -> MfaTotals:
+    """Active users with and without MFA: two range counts on one index (with
+    `counts_sso`, a last sign-in through the firm's provider counts as MFA)."""
 
     def count(predicate) -> int:
         return session.exec(
             select(func.count()).select_from(User).where(User.system_id == system_id, predicate)
         ).one()
 
-    without_mfa = count(User.active_without_mfa)
-    return MfaTotals(total=without_mfa + count(User.active_with_mfa), without_mfa=without_mfa)
+    active = User.active == sa.true()
+    lacking = count(sa.and_(active, without_mfa(counts_sso)))
+    return MfaTotals(total=lacking + count(sa.and_(active, with_mfa(counts_sso))), without_mfa=lacking)
 
 
-def list_users(session: Session, system_id: int, user_filter: UserFilter) -> UserPage:
+def list_users(
+    session: Session, system_id: int, user_filter: UserFilter, counts_sso: bool = False
+) -> UserPage:
     """The page of users that `user_filter` asks for, with the match count.
 
     Two plans, chosen by how many users match. Few (up to SMALL_RESULT): their
@@ -207,7 +214,7 @@ def list_users(session: Session, system_id: int, user_filter: UserFilter) -> Use
     count and sorted page in one statement, and stops counting there: a
     broader search is "more than SMALL_RESULT" and pages through that many.
     """
-    conditions = user_filter.conditions(system_id)
+    conditions = user_filter.conditions(system_id, counts_sso)
     rows_paged = SMALL_RESULT if user_filter.q else MAX_ROWS_PAGED
     page = min(user_filter.page, rows_paged // PAGE_SIZE)
     offset = (page - 1) * PAGE_SIZE
@@ -304,14 +311,16 @@ def csv_cell(value) -> str:
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
-def users_csv(session: Session, system_id: int, user_filter: UserFilter) -> Iterator[str]:
+def users_csv(
+    session: Session, system_id: int, user_filter: UserFilter, counts_sso: bool = False
+) -> Iterator[str]:
     """The whole filtered list as CSV, streamed in chunks (rows fetched in batches)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_HEADER)
     result = session.execute(
         select(*LIST_COLUMNS)
-        .where(*user_filter.conditions(system_id))
+        .where(*user_filter.conditions(system_id, counts_sso))
         .order_by(*user_filter.order_by())
         .execution_options(yield_per=1000)
     )

@@ -17,13 +17,21 @@ from flask import session as browser_session
 from sqlmodel import Session, select
 
 from webapp.crypto import new_token, token_hash
-from webapp.models import PendingSignIn, TotpCredential, User
+from webapp.models import PendingSignIn, SignInMethod, TotpCredential, User
+from webapp.single_use import claim_once
 
 TOKEN_KEY = "pending_sign_in"  # noqa: S105 (a session key name)
 NEXT_KEY = "pending_next"
+METHOD_KEY = "pending_method"
 
 
-def begin(session: Session, user: User, now: datetime, next_target: str | None) -> None:
+def begin(
+    session: Session,
+    user: User,
+    now: datetime,
+    next_target: str | None,
+    method: SignInMethod = SignInMethod.PASSWORD,
+) -> None:
     """Start the code step for `user` on a fresh browser session.
 
     The user's earlier steps that are over (used or expired) are deleted here,
@@ -47,6 +55,7 @@ def begin(session: Session, user: User, now: datetime, next_target: str | None) 
     browser_session.clear()
     browser_session.permanent = True
     browser_session[TOKEN_KEY] = token
+    browser_session[METHOD_KEY] = method.value
     if next_target:
         browser_session[NEXT_KEY] = next_target
 
@@ -94,17 +103,13 @@ def consume(session: Session, now: datetime) -> bool:
     # No autoflush: the sign-in's changes to the user (its cleared count) wait
     # for its last-sign-in stamp, so the user's row is updated once, not twice.
     with session.no_autoflush:
-        used = session.execute(
-            sa.update(table)
-            .where(
-                table.c.token_hash == token_hash(token),
-                table.c.consumed_at.is_(None),
-                table.c.expires_at > now,
-            )
-            .values(consumed_at=now)
-        ).rowcount
-    return used == 1
+        return claim_once(session, table, table.c.token_hash == token_hash(token), now=now)
 
 
 def next_target() -> str | None:
     return browser_session.get(NEXT_KEY)
+
+
+def sign_in_method() -> SignInMethod:
+    """How the first step was passed: the password, or the firm's provider."""
+    return SignInMethod(browser_session.get(METHOD_KEY, SignInMethod.PASSWORD.value))

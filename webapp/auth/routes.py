@@ -14,13 +14,19 @@ from webapp.extensions import db, limiter
 from webapp.htmx import render_page
 from webapp.mfa import enforcement, throttle
 from webapp.mfa import services as mfa
-from webapp.models import User, utcnow
+from webapp.models import SignInMethod, User, utcnow
+from webapp.sso.policy import policy_for
 
 SIGN_IN_FAILED = "The email or password is incorrect."
 SIGN_IN_EXPIRED = "Your sign-in expired. Please sign in again."
 # Per client (IP); the code routes use throttle.CODE_RATE_LIMIT.
 SIGN_IN_LIMIT = "10 per minute; 100 per hour"
 RECOVERY_WRONG = "That recovery code is not right or was already used."
+# Shown only after the right password, so it tells nothing to someone guessing.
+SSO_ONLY = (
+    "Your firm signs in with single sign-on only. "
+    "Use “Sign in with single sign-on” with your work email."
+)
 
 bp = Blueprint("auth", __name__)
 
@@ -33,22 +39,35 @@ def sign_in():
     form = SignInForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
         user = services.authenticate(db.session, form.email.data, form.password.data)
-        if user is not None and user.mfa_enabled:
+        if user is None:
+            form.form_errors.append(SIGN_IN_FAILED)
+        elif not policy_for(db.session, user.system_id).allows_password(user):
+            services.record_refusal(db.session, user, reason="sso_only")
+            form.form_errors.append(SSO_ONLY)
+        elif user.mfa_enabled:
             pending.begin(db.session, user, utcnow(), services.safe_next(form.next.data))
             return redirect(url_for("auth.verify"))
-        if user is not None:
+        else:
             return finish_sign_in(user, form.next.data)
-        form.form_errors.append(SIGN_IN_FAILED)
     status = 422 if request.method == "POST" else 200
     return render_page("auth/sign_in.html", block="content", status=status, form=form)
 
 
-def finish_sign_in(user: User, next_target: str | None, notice: str | None = None):
-    """Log in on a fresh session; then the MFA prompt, if the user's system asks for one."""
-    sessions.start_session(user)
+def finish_sign_in(
+    user: User,
+    next_target: str | None,
+    notice: str | None = None,
+    method: SignInMethod = SignInMethod.PASSWORD,
+):
+    """Log in on a fresh session; then the MFA prompt, if the user's system asks for one.
+
+    Every way in ends here: the password (no MFA), the code step, and single
+    sign-on (`webapp.sso.routes.sign_in_after_sso`).
+    """
+    sessions.start_session(user, method)
     if notice:
         flash(notice, "info")
-    services.record_sign_in(db.session, user)
+    services.record_sign_in(db.session, user, method)
     target = services.safe_next(next_target) or url_for("mfa.profile")
     if enforcement.requirement_for_current_user().prompts:
         return redirect(url_for("mfa.prompt", next=target))
@@ -97,7 +116,7 @@ def code_step(form_class, template: str, check):
             notice = None
             if result.recovery_codes_left is not None:
                 notice = recovery_codes_left_message(result.recovery_codes_left)
-            return finish_sign_in(user, pending.next_target(), notice)
+            return finish_sign_in(user, pending.next_target(), notice, pending.sign_in_method())
         if result.accepted:
             flash(SIGN_IN_EXPIRED, "error")
             return redirect(url_for("auth.sign_in"))

@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 from webapp import audit
 from webapp.audit import Action
 from webapp.crypto import verify_password
-from webapp.models import User, utcnow
+from webapp.models import SignInMethod, User, utcnow
 
 
 def normalize_email(email: str) -> str:
@@ -32,21 +32,30 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
     if user is None:
         return None
     if not password_ok or not user.active:
-        audit.record(
-            session,
-            Action.SIGNIN_FAILED,
-            subject=user,
-            reason="password" if not password_ok else "inactive",
-        )
+        record_refusal(session, user, reason="password" if not password_ok else "inactive")
         return None
     return user
 
 
-def record_sign_in(session: Session, user: User) -> None:
-    """Note a completed sign-in: last sign-in and the audit event."""
+def record_refusal(session: Session, user: User, *, reason: str) -> None:
+    """Audit a refused password sign-in of `user`."""
+    audit.record(session, Action.SIGNIN_FAILED, subject=user, reason=reason)
+
+
+def record_sign_in(
+    session: Session, user: User, method: SignInMethod = SignInMethod.PASSWORD
+) -> None:
+    """Note a completed sign-in: last sign-in, how it was made, the audit event."""
     user.last_sign_in_at = utcnow()
+    user.last_sign_in_method = method.value
     session.add(user)
-    audit.record(session, Action.SIGNIN_SUCCEEDED, actor=user, subject=user)
+    if method is SignInMethod.PASSWORD:
+        audit.record(session, Action.SIGNIN_SUCCEEDED, actor=user, subject=user)
+    else:
+        provider_mfa = method is SignInMethod.SSO_MFA
+        audit.record(
+            session, Action.SSO_SIGN_IN, actor=user, subject=user, provider_mfa=provider_mfa
+        )
 
 
 def record_sign_out(session: Session, user: User) -> None:

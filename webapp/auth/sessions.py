@@ -16,9 +16,10 @@ from flask import Flask, current_app, g, session
 from flask_login import LoginManager, current_user, login_user, logout_user
 
 from webapp.extensions import db
-from webapp.models import System, User, utcnow
+from webapp.models import SignInMethod, System, User, utcnow
 
 SIGNED_IN_AT = "signed_in_at"
+SIGN_IN_METHOD = "sign_in_method"
 
 
 def load_user(token: str) -> User | None:
@@ -50,12 +51,18 @@ def init_login_manager(manager: LoginManager) -> None:
     manager.login_message_category = "info"
 
 
-def start_session(user: User) -> None:
+def start_session(user: User, method: SignInMethod = SignInMethod.PASSWORD) -> None:
     """Sign `user` in on a fresh session (nothing from before survives)."""
     session.clear()
     session.permanent = True
     session[SIGNED_IN_AT] = utcnow().timestamp()
+    session[SIGN_IN_METHOD] = method.value
     login_user(user, remember=False)
+
+
+def sign_in_method() -> str:
+    """How this session was signed in (a SignInMethod value)."""
+    return session.get(SIGN_IN_METHOD, SignInMethod.PASSWORD.value)
 
 
 def end_session() -> None:

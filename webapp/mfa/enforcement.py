@@ -6,6 +6,9 @@
   (skippable) and says by when.
 - Else, a system that must comply (NZ/AU and linked to accounting): every
   sign-in prompts, explaining the tax authorities' advice.
+
+A session started through the firm's single sign-on may count instead of
+MFA, as the firm's sign-in requirement says (`webapp.sso.policy`).
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ from enum import StrEnum
 from flask import Response, redirect, request, url_for
 from flask_login import current_user
 
-from webapp.auth.sessions import current_system
-from webapp.models import System, User, utcnow
+from webapp.auth.sessions import current_system, sign_in_method
+from webapp.extensions import db
+from webapp.models import SSO_METHODS, System, User, utcnow
+from webapp.sso.policy import NO_COVERAGE, Coverage, policy_for
 
 
 class Requirement(StrEnum):
@@ -31,15 +36,18 @@ class Requirement(StrEnum):
         return self in (Requirement.PROMPT_DEADLINE, Requirement.PROMPT_COMPLIANCE)
 
 
-def mfa_requirement(user: User, system: System, now: datetime) -> Requirement:
-    """What `user` of `system` must do about MFA at `now`."""
+def mfa_requirement(
+    user: User, system: System, now: datetime, covered: Coverage = NO_COVERAGE
+) -> Requirement:
+    """What `user` of `system` must do about MFA at `now`, given what the
+    session's sign-in already `covered` (single sign-on)."""
     if user.mfa_enabled:
         return Requirement.NONE
-    if system.mfa_required:
+    if system.mfa_required and not covered.requirement:
         if user.mfa_deadline is None or now >= user.mfa_deadline:
             return Requirement.MUST_ENROL
         return Requirement.PROMPT_DEADLINE
-    if system.compliance_required:
+    if system.compliance_required and not covered.compliance:
         return Requirement.PROMPT_COMPLIANCE
     return Requirement.NONE
 
@@ -61,7 +69,11 @@ def requirement_for_current_user(now: datetime | None = None) -> Requirement:
     if current_user.mfa_enabled:
         return Requirement.NONE
     system = current_system()
-    return mfa_requirement(current_user, system, now or utcnow())
+    method = sign_in_method()
+    covered = NO_COVERAGE
+    if method in SSO_METHODS:
+        covered = policy_for(db.session, system.id).coverage(method)
+    return mfa_requirement(current_user, system, now or utcnow(), covered)
 
 
 def enforce_enrolment():
