@@ -204,3 +204,14 @@ def mailbox(app):
         ]
 
     return read
+
+
+@pytest.fixture(scope="session")
+def oidc_provider(tmp_path_factory):
+    """A real OpenID provider (oidc-provider on Node), one for the whole session."""
+    from tests.sso_support import start_provider
+
+    provider = start_provider(tmp_path_factory.mktemp("oidc_provider"))
+    yield provider
+    provider.process.terminate()
+    provider.process.wait(timeout=10)

@@ -40,6 +40,12 @@ RULES = {
     "admin.heads_up": (ADMIN, "POST", "/admin/security/heads-up"),
     "admin.send_heads_up_now": (ADMIN, "POST", "/admin/security/heads-up/send-now"),
     "admin.audit_log": (ADMIN, "GET", "/admin/audit"),
+    "admin.sso_provider": (ADMIN, "POST", "/admin/security/sso"),
+    "admin.sso_secret": (ADMIN, "POST", "/admin/security/sso/secret"),
+    "admin.sso_test": (ADMIN, "POST", "/admin/security/sso/test"),
+    "admin.sso_requirement": (ADMIN, "POST", "/admin/security/sso/requirement"),
+    "sso.start": (PUBLIC, "GET", "/sign-in/sso"),
+    "sso.callback": (PUBLIC, "GET", "/sign-in/sso/callback"),
 }
 # Routes whose GET and POST differ get a second line for the other method.
 EXTRA = [
@@ -47,6 +53,7 @@ EXTRA = [
     ("mfa.deactivate", SIGNED_IN, "POST", "/profile/mfa/deactivate"),
     ("mfa.recovery_codes", SIGNED_IN, "POST", "/profile/mfa/recovery-codes"),
     ("auth.verify", PENDING, "POST", "/sign-in/verify"),
+    ("sso.start", PUBLIC, "POST", "/sign-in/sso"),
 ]
 CASES = [(endpoint, *rule) for endpoint, rule in RULES.items()] + EXTRA
 VISITORS = ["anonymous", "user", "admin", "other-system admin"]
