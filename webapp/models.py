@@ -7,62 +7,41 @@ aware datetimes on SQLite too (which keeps no zone of its own).
 from __future__ import annotations
 
 import unicodedata
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
 from flask_login import UserMixin
 from sqlalchemy.ext.hybrid import hybrid_property
-from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from webapp import user_search
+from webapp.model_base import UTCDateTime, utc_column, utcnow
+from webapp.sso.models import (
+    SSO_METHODS,
+    SignInMethod,
+    SignInRequirement,
+    SsoAttempt,
+    SsoConfig,
+    SsoDomain,
+)
 
-# Named constraints, so Alembic can alter them on SQLite (batch mode) and PostgreSQL alike.
-SQLModel.metadata.naming_convention = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
+# Re-exported: the app and the migrations (webapp.models.UTCDateTime) name them here.
+__all__ = [
+    "SSO_METHODS",
+    "SignInMethod",
+    "SignInRequirement",
+    "SsoAttempt",
+    "SsoConfig",
+    "SsoDomain",
+    "UTCDateTime",
+    "utc_column",
+    "utcnow",
+]
 
 # A model with hybrid properties (a rule usable on a row and in a query) tells
 # pydantic they are not fields.
 WITH_HYBRIDS = {"ignored_types": (hybrid_property,)}
-
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator):
-    """A DateTime that only accepts aware values and always returns UTC-aware ones."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given; use an aware UTC datetime")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-
-def utc_column(*, nullable: bool = True, index: bool = False, default=None) -> sa.Column:
-    """A UTCDateTime column (a new Column each call, as SQLModel needs)."""
-    return sa.Column(UTCDateTime(), nullable=nullable, index=index, default=default)
 
 
 def search_key(*parts: str) -> str:
@@ -81,25 +60,6 @@ class AccountingLink(StrEnum):
 class Role(StrEnum):
     ADMIN = "admin"
     USER = "user"
-
-
-class SignInMethod(StrEnum):
-    """How a session (and a user's last sign-in) was started."""
-
-    PASSWORD = "password"  # noqa: S105 (a method's name)
-    SSO = "sso"  # through the firm's OpenID provider
-    SSO_MFA = "sso_mfa"  # through the provider, whose ID token's `amr` holds "mfa"
-
-
-SSO_METHODS = (SignInMethod.SSO.value, SignInMethod.SSO_MFA.value)
-
-
-class SignInRequirement(StrEnum):
-    """What a firm with single sign-on accepts in place of Firmguard's code."""
-
-    MFA = "mfa"  # Firmguard's MFA as today; SSO replaces the password only
-    SSO_OR_MFA = "sso_or_mfa"  # an SSO sign-in needs no code and counts as MFA
-    SSO_ONLY = "sso_only"  # as SSO_OR_MFA, and password sign-in only for break-glass admins
 
 
 # Countries whose tax authorities advise MFA on accounting data (the article's NOTE).
@@ -309,66 +269,6 @@ class PendingSignIn(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
     user_id: int = Field(foreign_key="users.id", index=True)
-    expires_at: datetime = Field(sa_column=utc_column(nullable=False))
-    consumed_at: datetime | None = Field(default=None, sa_column=utc_column())
-    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
-
-
-class SsoConfig(SQLModel, table=True):
-    """A firm's OpenID Connect single sign-on: its provider and its rules."""
-
-    __tablename__ = "sso_configs"
-
-    id: int | None = Field(default=None, primary_key=True)
-    system_id: int = Field(foreign_key="systems.id", sa_column_kwargs={"unique": True})
-    issuer: str = Field(max_length=500)
-    client_id: str = Field(max_length=255)
-    # Fernet token, like TOTP secrets (webapp/crypto.py); never shown again.
-    client_secret_encrypted: str = Field(max_length=1000)
-    requirement: str = Field(default=SignInRequirement.MFA.value, max_length=12)
-    # The admin's word that the provider always asks for a second factor.
-    provider_enforces_mfa: bool = Field(default=False)
-    create_users: bool = Field(default=False)
-    # Admins who keep password + MFA under "SSO only" (user ids).
-    break_glass_ids: list[int] = Field(
-        default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False)
-    )
-    # Set by a successful "Test sign-in"; cleared when the provider settings change.
-    tested_at: datetime | None = Field(default=None, sa_column=utc_column())
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
-
-
-class SsoDomain(SQLModel, table=True):
-    """An email domain a firm owns: finds the firm at "Work email" (unique across firms)."""
-
-    __tablename__ = "sso_domains"
-
-    id: int | None = Field(default=None, primary_key=True)
-    system_id: int = Field(foreign_key="systems.id", index=True)
-    domain: str = Field(max_length=253, sa_column_kwargs={"unique": True})
-
-
-class SsoAttempt(SQLModel, table=True):
-    """One trip to the provider: its state and nonce, single use, bound to one browser.
-
-    The state travels through the provider; the browser's session holds a
-    random token whose hash is `browser_hash`, so a callback URL replayed, or
-    opened in another browser, finds nothing to complete.
-    """
-
-    __tablename__ = "sso_attempts"
-
-    id: int | None = Field(default=None, primary_key=True)
-    state_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
-    browser_hash: str = Field(max_length=64)
-    system_id: int = Field(foreign_key="systems.id", index=True)
-    # "sign_in", or "test" for an admin's "Test sign-in" (then user_id is the admin).
-    purpose: str = Field(max_length=10)
-    user_id: int | None = Field(default=None, foreign_key="users.id")
-    nonce: str = Field(max_length=100)
-    code_verifier: str = Field(max_length=200)
-    next_target: str | None = Field(default=None, max_length=500)
     expires_at: datetime = Field(sa_column=utc_column(nullable=False))
     consumed_at: datetime | None = Field(default=None, sa_column=utc_column())
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
