@@ -65,7 +65,6 @@ def provider():
                 now=utcnow(),
             )
         except FieldError as error:
-            db.session.rollback()
             form[error.field].errors.append(str(error))
         else:
             return saved("Saved the single sign-on settings. Run “Test sign-in” to check them.")
@@ -146,7 +145,6 @@ def requirement():
                 now=utcnow(),
             )
         except FieldError as error:
-            db.session.rollback()
             form[error.field].errors.append(str(error))
         else:
             label = settings.REQUIREMENT_LABELS[config.requirement]

@@ -113,6 +113,17 @@ def save_provider(
     secret = settings.client_secret.strip()
     if config is None and not secret:
         raise FieldError("client_secret", "Enter the client secret your provider gave Firmguard.")
+    before = {
+        "issuer": config.issuer if config else None,
+        "client_id": config.client_id if config else None,
+        "domains": firm_domains(session, system.id),
+    }
+    after = {"issuer": issuer, "client_id": client_id, "domains": sorted(domains)}
+    diff = {key: [before[key], after[key]] for key in after if before[key] != after[key]}
+    if config is not None and not diff and not secret:
+        return config
+    # The domains first: if another firm takes one meanwhile, nothing has changed yet.
+    _replace_domains(session, system.id, domains)
     if config is None:
         config = SsoConfig(
             system_id=system.id,
@@ -121,25 +132,13 @@ def save_provider(
             client_secret_encrypted="",
             created_at=now,
         )
-        before = {"issuer": None, "client_id": None, "domains": []}
-    else:
-        before = {
-            "issuer": config.issuer,
-            "client_id": config.client_id,
-            "domains": firm_domains(session, system.id),
-        }
     config.issuer, config.client_id = issuer, client_id
     if secret:
         config.client_secret_encrypted = encrypt_secret(secret)
-    after = {"issuer": issuer, "client_id": client_id, "domains": sorted(domains)}
-    diff = {key: [before[key], after[key]] for key in after if before[key] != after[key]}
-    if not diff and not secret:
-        return config
     if "issuer" in diff or "client_id" in diff or secret:
         config.tested_at = None
     config.updated_at = now
     session.add(config)
-    _replace_domains(session, system.id, domains)
     audit.record(
         session,
         Action.SSO_SETTINGS_CHANGED,
