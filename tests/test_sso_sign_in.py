@@ -190,6 +190,7 @@ def test_create_users_on_first_sign_in_makes_a_user_never_an_admin(
         "user",
         "Nina New",
     )
+    assert "auth.sso_user_created" in [action for action, _ in audit_actions(session, system)]
 
 
 def test_a_token_for_another_audience_is_refused(app, client, session, alpha, oidc_provider):
