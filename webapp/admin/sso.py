@@ -4,7 +4,7 @@
 
 Every POST here changes the firm's sign-in settings, so each needs the
 "Confirm it's you" step-up of the account-protection issue: its decorator goes
-on the line marked `# step-up` above each route.
+on the line marked `# step-up`, under `@admin_required`, of each route.
 """
 
 from __future__ import annotations
