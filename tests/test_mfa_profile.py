@@ -47,7 +47,9 @@ def test_enabled_row_offers_deactivate_which_asks_for_a_code(client, ann):
     assert "Enabled" in page and ">Deactivate</button>" in page
     dialog = client.get("/profile/mfa/deactivate", headers=HX).get_data(as_text=True)
     assert '<label for="code">Authentication code</label>' in dialog
-    assert ">Save</button>" in dialog and "<html" not in dialog
+    # The removal is confirmed by a button that says what it does, styled as dangerous.
+    assert '<button type="submit" class="danger">Turn off multi-factor authentication</button>' in dialog
+    assert "<html" not in dialog and "data-modal" in dialog
 
 
 def test_deactivate_with_a_right_code(app, client, ann, clock, session, mailbox):
@@ -59,8 +61,11 @@ def test_deactivate_with_a_right_code(app, client, ann, clock, session, mailbox)
     response = deactivate(client, clock.code())
     body = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert response.headers["HX-Retarget"] == "#password-section"
-    assert "Multi-factor authentication is now off." in body and "Not configured" in body
+    # The dialog closes; the row and the page's message change in place.
+    assert response.headers["HX-Reswap"] == "none"
+    assert "closeDialog" in response.headers["HX-Trigger-After-Settle"]
+    assert 'id="mfa-row" hx-swap-oob="true"' in body and "Not configured" in body
+    assert "Multi-factor authentication is now off." in body
     session.expire_all()
     assert not session.get(User, ann.id).mfa_enabled
     assert session.exec(select(TotpCredential)).all() == []

@@ -250,9 +250,10 @@ def test_five_wrong_codes_lock_the_code_step_across_sessions(
         assert submit_code(client, wrong).status_code == 422
     locked = submit_code(client, wrong)
     assert locked.status_code == 429
-    # The lock's end on the firm's clock (Auckland), in the page and in the email.
+    # How long in words and the lock's end on the firm's clock (Auckland), in the
+    # page and in the email.
     until = (clock.now + timedelta(minutes=1)).astimezone(ZoneInfo("Pacific/Auckland"))
-    assert f"locked until {until:%H:%M} {until.tzname()} on {until.day}" in locked.get_data(
+    assert f"Try again in 1 minute, at {until:%H:%M} {until.tzname()}." in locked.get_data(
         as_text=True
     )
     assert actions(session, ann).count("signin.locked") == 1

@@ -81,10 +81,13 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_template_filters(app: Flask) -> None:
-    """Filters the templates share: `firm_time` (see `webapp.timefmt`)."""
+    """Filters and globals the templates share: `firm_time` (see `webapp.timefmt`);
+    `is_fragment()`, true when htmx asked for part of a page (dialogs open as modals)."""
+    from webapp.htmx import wants_fragment
     from webapp.timefmt import firm_time_filter
 
     app.add_template_filter(firm_time_filter, "firm_time")
+    app.add_template_global(wants_fragment, "is_fragment")
 
 
 def register_errorhandlers(app: Flask) -> None:

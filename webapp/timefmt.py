@@ -7,7 +7,7 @@ the recipient's firm's timezone in their context (`outbox.queue_email`).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
@@ -34,6 +34,24 @@ def local_time(timezone: str, moment: datetime) -> datetime:
 def firm_time(moment: datetime, timezone: str, fmt: str = DATE_TIME) -> str:
     """`moment` (aware) on the wall clock of `timezone`, formatted with `fmt`."""
     return local_time(timezone, moment).strftime(fmt)
+
+
+def duration_in_words(delta: timedelta) -> str:
+    """A wait as a person says it, rounded up to the minute: "1 minute",
+    "2 hours 5 minutes" (never "0 minutes")."""
+    minutes = max(1, -(-int(delta.total_seconds()) // 60))
+    hours, minutes = divmod(minutes, 60)
+    parts = [f"{hours} hour{'s' if hours != 1 else ''}"] if hours else []
+    if minutes:
+        parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
+    return " ".join(parts)
+
+
+def wait_in_words(now: datetime, until: datetime, timezone: str) -> str:
+    """ "in 2 minutes, at 08:41 NZDT" (the date too when `until` is another local day)."""
+    local_until, local_now = local_time(timezone, until), local_time(timezone, now)
+    fmt = STYLES["time"] if local_until.date() == local_now.date() else DATE_TIME
+    return f"in {duration_in_words(until - now)}, at {local_until.strftime(fmt)}"
 
 
 def timezone_of(session: Session, system_id: int) -> str:

@@ -57,6 +57,8 @@ def test_enrol_sign_in_with_a_code_and_deactivate(page, factory, clock):
     )
     expect(page.locator("#mfa-row")).to_contain_text("Enabled")
     assert_no_page_load(page)
+    page.get_by_role("link", name="Done").click()
+    expect(dialog).to_have_count(0)
 
     page.get_by_role("button", name="Sign out").click()
     clock.advance(seconds=60)
@@ -70,7 +72,7 @@ def test_enrol_sign_in_with_a_code_and_deactivate(page, factory, clock):
     clock.advance(seconds=30)
     page.get_by_role("button", name="Deactivate").click()
     page.get_by_label("Authentication code").fill(clock.code(secret))
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Turn off multi-factor authentication").click()
     expect(page.get_by_text("Multi-factor authentication is now off.")).to_be_visible()
     expect(page.locator("#mfa-row")).to_contain_text("Not configured")
     assert_no_page_load(page)

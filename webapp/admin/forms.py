@@ -3,6 +3,8 @@ UI contract: tests find controls by them)."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -39,6 +41,25 @@ FILTER_CHOICES = {
 }
 FILTER_LABELS = {"mfa": "MFA state", "role": "Role", "active": "Active"}
 BUILTIN_VIEWS = (("Users without MFA", UserFilter(mfa="off", active="yes").view_query()),)
+
+
+class ViewOption(NamedTuple):
+    """An entry of the "List view" picker: a name and the filters and sort it applies."""
+
+    name: str
+    query: str
+
+
+def view_options(views) -> list[ViewOption]:
+    """ "All users", the built-in views, then the saved ones the admin can see."""
+    return [
+        ViewOption("All users", ""),
+        *(ViewOption(name, query) for name, query in BUILTIN_VIEWS),
+        *(
+            ViewOption(f"{view.name} (shared)" if view.shared else view.name, view.query)
+            for view in views
+        ),
+    ]
 
 ACCOUNTING_LABELS = {
     AccountingLink.XERO.value: "Xero",

@@ -9,6 +9,7 @@ from flask import (
     Response,
     abort,
     flash,
+    get_template_attribute,
     redirect,
     request,
     stream_with_context,
@@ -18,7 +19,7 @@ from flask_login import current_user
 
 from webapp import audit
 from webapp.accounts import FieldError
-from webapp.admin import saved_views, security_settings, user_edit, user_list
+from webapp.admin import audit_view, saved_views, security_settings, user_edit, user_list
 from webapp.admin.audit_log import audit_events
 from webapp.admin.forms import (
     BUILTIN_VIEWS,
@@ -31,9 +32,11 @@ from webapp.admin.forms import (
     RenameViewForm,
     SaveViewForm,
     SystemForm,
+    view_options,
 )
 from webapp.auth.decorators import admin_required
 from webapp.auth.sessions import current_system
+from webapp.dialogs import close_dialog, render_dialog
 from webapp.extensions import db
 from webapp.htmx import render_page, wants_fragment
 from webapp.models import utcnow
@@ -49,13 +52,17 @@ def users_url(query: str = "") -> str:
     return url_for("admin.users") + (f"?{query}" if query else "")
 
 
-def render_users(save_form: SaveViewForm | None = None, status: int = 200):
-    user_filter = user_list.UserFilter.from_args(request.args)
+def render_users(
+    save_form: SaveViewForm | None = None,
+    status: int = 200,
+    user_filter: user_list.UserFilter | None = None,
+):
+    user_filter = user_filter or user_list.UserFilter.from_args(request.args)
     counts_sso = policy_for(db.session, current_user.system_id).counts_sso
     listing = user_list.list_users(db.session, current_user.system_id, user_filter, counts_sso)
     fragment = wants_fragment()
-    # The picker, view list and totals sit outside the results block.
-    views = [] if fragment else saved_views.visible_views(db.session, current_user)
+    # The picker shows the applied view, also after a live filter (out of band).
+    views = saved_views.visible_views(db.session, current_user)
     save_form = save_form or SaveViewForm(query=user_filter.view_query(), formdata=None)
     response = render_page(
         "admin/users.html",
@@ -71,7 +78,7 @@ def render_users(save_form: SaveViewForm | None = None, status: int = 200):
         counts_sso=counts_sso,
         now=utcnow(),
         builtin_views=BUILTIN_VIEWS,
-        views=views,
+        view_options=view_options(views),
         own_views=[view for view in views if view.owner_id == current_user.id],
         rename_form=lambda view: RenameViewForm(prefix=f"view-{view.id}", name=view.name),
         save_form=save_form,
@@ -128,7 +135,9 @@ def save_view():
         else:
             flash(f"Saved the view “{view.name}”.", "info")
             return redirect(users_url(view.query))
-    return render_users(save_form=form, status=422)
+    # The list stays as it was: the filters and sort the view was to keep.
+    kept = user_list.UserFilter.from_query(form.query.data or "")
+    return render_users(save_form=form, status=422, user_filter=kept)
 
 
 def own_view_or_404(view_id: int):
@@ -173,6 +182,7 @@ def edit_user(user_id: int):
     form = EditUserForm(obj=user)
     if request.method == "GET":
         form.mfa_enabled.data = user.mfa_enabled
+    resetting = user.mfa_enabled and not form.mfa_enabled.data
     if form.validate_on_submit():
         changes = user_edit.UserChanges(
             display_name=form.display_name.data,
@@ -188,17 +198,32 @@ def edit_user(user_id: int):
         except FieldError as error:
             getattr(form, error.field).errors = [str(error)]
         else:
-            flash(f"Saved {user.display_name}.", "info")
-            return redirect(url_for("admin.edit_user", user_id=user.id))
+            return edit_user_saved(user, saved_message(user, resetting))
     status = 422 if request.method == "POST" else 200
-    return render_page(
-        "admin/edit_user.html",
-        block="edit_user",
-        status=status,
-        section="users",
-        user=user,
-        form=form,
+    return render_dialog(
+        "admin/edit_user.html", "edit-user", status=status, section="users", user=user, form=form
     )
+
+
+def saved_message(user, reset: bool) -> str:
+    """What Edit user's Save did, in words."""
+    if reset:
+        return (
+            f"{user.display_name}'s MFA was reset: they were signed out everywhere "
+            "and emailed to set it up again."
+        )
+    return f"Saved {user.display_name}."
+
+
+def edit_user_saved(user, message: str):
+    """In the dialog over the list: close it and update the user's row in place
+    (the list keeps its filter and scroll). As a page: back to the page."""
+    if wants_fragment():
+        user_row = get_template_attribute("admin/_macros.html", "user_row")
+        counts_sso = policy_for(db.session, current_user.system_id).counts_sso
+        return close_dialog(message, parts=(user_row(user, utcnow(), counts_sso, oob=True),))
+    flash(message, "info")
+    return redirect(url_for("admin.edit_user", user_id=user.id))
 
 
 def security_page(status: int = 200, **forms):
@@ -349,4 +374,8 @@ def audit_log():
         action=action,
         user_email=user_email,
         actions=list(audit.Action),
+        action_label=audit_view.action_label,
+        event_label=audit_view.event_label,
+        event_details=audit_view.event_details,
+        timezone=current_system().timezone,
     )

@@ -4,7 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from webapp.mfa.forms import code_field, recovery_code, six_digit_code
+from webapp.mfa.forms import RECOVERY_CODE_INPUT, code_field, recovery_code, six_digit_code
 
 
 class SignInForm(FlaskForm):
@@ -20,4 +20,4 @@ class VerifyForm(FlaskForm):
 
 
 class RecoveryForm(FlaskForm):
-    code = code_field("Recovery code", recovery_code)
+    code = code_field("Recovery code", recovery_code, RECOVERY_CODE_INPUT)

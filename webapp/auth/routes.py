@@ -7,14 +7,13 @@ from datetime import datetime
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
 
-from webapp import timefmt
 from webapp.auth import pending, services, sessions
 from webapp.auth.forms import RecoveryForm, SignInForm, VerifyForm
 from webapp.extensions import db, limiter
 from webapp.htmx import render_page
-from webapp.mfa import enforcement, throttle
+from webapp.mfa import enforcement, throttle, totp
 from webapp.mfa import services as mfa
-from webapp.models import SignInMethod, User, utcnow
+from webapp.models import SignInMethod, System, User, utcnow
 from webapp.sso.policy import policy_for
 
 SIGN_IN_FAILED = "The email or password is incorrect."
@@ -132,15 +131,16 @@ def code_step(form_class, template: str, check):
     elif request.method == "POST":
         status = 422
     locked_until = throttle.current_lock(user, now)
+    system = db.session.get(System, user.system_id)
     # The whole page even for htmx: the content block lives in the shared
     # parent template (auth/_code_step.html), where a fragment cannot find it.
     return render_page(
         template,
         status=status,
         form=form,
-        locked=mfa.locked_message(locked_until, timefmt.timezone_of(db.session, user.system_id))
-        if locked_until
-        else None,
+        # The app lists the account under the names its QR code gave it.
+        account=totp.AppAccount.of(system.name, user.email),
+        locked=mfa.locked_message(locked_until, system.timezone, now) if locked_until else None,
     )
 
 

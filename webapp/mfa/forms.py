@@ -41,8 +41,25 @@ def app_or_recovery_code(form, field) -> None:
     six_digit_code(form, field)
 
 
-def code_field(label: str, check) -> StringField:
-    return StringField(label, validators=[check, Length(max=40)], filters=[no_spaces])
+# What a code field lets a person type: as long as the longest valid entry
+# ("123 456" for an app's code, "abcde-23456" for a recovery code), the keyboard
+# that suits it, and the browser's one-time-code autofill.
+APP_CODE_INPUT = {"inputmode": "numeric", "maxlength": 7, "autocomplete": "one-time-code"}
+RECOVERY_CODE_INPUT = {
+    "inputmode": "text",
+    "maxlength": 11,
+    "autocomplete": "off",
+    "autocapitalize": "none",
+    "spellcheck": "false",
+}
+# An app code or a recovery code, in one field (Deactivate).
+ANY_CODE_INPUT = {**RECOVERY_CODE_INPUT, "autocomplete": "one-time-code"}
+
+
+def code_field(label: str, check, render_kw: dict = APP_CODE_INPUT) -> StringField:
+    return StringField(
+        label, validators=[check, Length(max=40)], filters=[no_spaces], render_kw=dict(render_kw)
+    )
 
 
 class SetupForm(FlaskForm):
@@ -51,7 +68,7 @@ class SetupForm(FlaskForm):
 
 
 class DeactivateForm(FlaskForm):
-    code = code_field("Authentication code", app_or_recovery_code)
+    code = code_field("Authentication code", app_or_recovery_code, ANY_CODE_INPUT)
 
 
 class RecoveryCodesForm(FlaskForm):

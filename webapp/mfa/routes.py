@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, request, url_for
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, get_template_attribute, redirect, request, url_for
 from flask_login import current_user, login_required, login_user
 from flask_wtf.csrf import CSRFError
 
 from webapp.auth.services import safe_next
 from webapp.auth.sessions import current_system
+from webapp.dialogs import close_dialog, render_dialog
 from webapp.errors import CSRF_MESSAGE, render_error
 from webapp.extensions import db, limiter
 from webapp.htmx import render_page, wants_fragment
@@ -34,10 +37,18 @@ def profile():
     return render_profile()
 
 
-def render_profile(block: str = "content", notice: str | None = None):
-    return render_page(
-        "mfa/profile.html", block=block, user=me(), system=current_system(), notice=notice
-    )
+def render_profile():
+    return render_page("mfa/profile.html", user=me(), system=current_system())
+
+
+# The dialogs of My Profile share one id (one is open at a time).
+DIALOG = "mfa-dialog"
+
+
+def on_profile_page() -> bool:
+    """Whether the htmx request comes from My Profile (whose row a dialog updates)."""
+    current = request.headers.get("HX-Current-URL", "")
+    return urlsplit(current).path == url_for("mfa.profile")
 
 
 # --- enrolment --------------------------------------------------------------
@@ -53,7 +64,7 @@ def setup():
         return redirect(url_for("mfa.profile"))
     credential = services.pending_enrolment(db.session, me(), utcnow())
     show_secret = request.args.get("show") == "secret"
-    block = "secret_key" if show_secret and credential else "dialog"
+    block = "secret_key" if show_secret and credential else None
     return render_setup(credential, show_secret=show_secret, block=block)
 
 
@@ -78,6 +89,8 @@ def confirm_setup():
         return redirect(url_for("mfa.profile"))
     now = utcnow()
     form = SetupForm()
+    # A rejected code keeps the window as it was: same key, still shown if it was.
+    show_secret = request.form.get("show") == "secret"
     if form.validate_on_submit():
         try:
             codes = services.confirm_enrolment(
@@ -86,11 +99,32 @@ def confirm_setup():
         except services.EnrolmentError as error:
             form.form_errors.append(error.message)
             status = 429 if error.locked_until else 422
+            focus = keep_right_codes(form, error)
         else:
             return render_setup(None, codes=codes)
     else:
         status = 422
-    return render_setup(services.pending_enrolment(db.session, me(), now), form=form, status=status)
+        focus = next((f.name for f in (form.first_code, form.second_code) if f.errors), None)
+    return render_setup(
+        services.pending_enrolment(db.session, me(), now),
+        form=form,
+        status=status,
+        show_secret=show_secret,
+        focus=focus,
+    )
+
+
+def keep_right_codes(form: SetupForm, error: services.EnrolmentError) -> str:
+    """After refused codes, clear the ones to type again; return the field to fill.
+
+    When only the second code was wrong the first stays, so the user types just
+    the next code; otherwise both start afresh.
+    """
+    form.second_code.data = ""
+    if error.first_code_right:
+        return "second_code"
+    form.first_code.data = ""
+    return "first_code"
 
 
 @bp.errorhandler(CSRFError)
@@ -117,25 +151,31 @@ def render_setup(
     form: SetupForm | None = None,
     codes: list[str] | None = None,
     show_secret: bool = False,
+    focus: str | None = None,
     status: int = 200,
-    block: str = "dialog",
+    block: str | None = None,
 ):
+    """The setup dialog (`block` names a part of it, e.g. the secret key)."""
     user, system = me(), current_system()
+    account = totp.AppAccount.of(system.name, user.email)
     secret = services.enrolment_secret(credential) if credential else None
-    qr = totp.qr_svg(totp.provisioning_uri(secret, user.email, system.name)) if secret else None
-    return render_page(
-        "mfa/setup.html",
-        block=block,
-        status=status,
+    qr = totp.qr_svg(totp.provisioning_uri(secret, account)) if secret else None
+    context = dict(
         user=user,
         system=system,
+        account=account,
         form=form or SetupForm(formdata=None),
         qr_svg=qr,
         secret_key=totp.grouped(secret) if secret and show_secret else None,
         expires_at=credential.pending_expires_at if credential else None,
         codes=codes,
+        focus=focus,
+        update_row=on_profile_page(),
         must_enrol=enforcement.requirement_for_current_user() is enforcement.Requirement.MUST_ENROL,
     )
+    if block:
+        return render_page("mfa/setup.html", block=block, status=status, **context)
+    return render_dialog("mfa/setup.html", DIALOG, status=status, **context)
 
 
 # --- deactivate and recovery codes ------------------------------------------
@@ -159,10 +199,8 @@ def deactivate():
             # Every session ended with MFA; this one carries on under the new version.
             login_user(me())
             if wants_fragment():
-                response = render_profile(block="password_section", notice=DEACTIVATED)
-                response.headers["HX-Retarget"] = "#password-section"
-                response.headers["HX-Reswap"] = "outerHTML"
-                return response
+                mfa_row = get_template_attribute("mfa/_macros.html", "mfa_row")
+                return close_dialog(DEACTIVATED, parts=(mfa_row(me(), oob=True),))
             flash(DEACTIVATED, "info")
             return redirect(url_for("mfa.profile"))
         status = code_error(form, result)
@@ -185,7 +223,7 @@ def recovery_codes():
             db.session, me(), form.code.data, utcnow()
         )
         if codes:
-            return render_page("mfa/recovery_codes.html", block="dialog", codes=codes, form=form)
+            return render_dialog("mfa/recovery_codes.html", DIALOG, codes=codes, form=form)
         status = code_error(form, result)
     elif request.method == "POST":
         status = 422
@@ -207,12 +245,12 @@ def code_error(form, result: services.CodeCheck) -> int:
 
 def render_code_dialog(template: str, form, status: int, **context):
     locked_until = throttle.current_lock(me(), utcnow())
-    return render_page(
+    return render_dialog(
         template,
-        block="dialog",
+        DIALOG,
         status=status,
         form=form,
-        locked=services.locked_message(locked_until, current_system().timezone)
+        locked=services.locked_message(locked_until, current_system().timezone, utcnow())
         if locked_until
         else None,
         **context,

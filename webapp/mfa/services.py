@@ -55,13 +55,17 @@ class CodeCheck:
 
 
 class EnrolmentError(Exception):
-    """Enrolment refused; `message` is fit to show, `expired` offers a new key."""
+    """Enrolment refused; `message` is fit to show, `expired` offers a new key,
+    `first_code_right` says the first code may stay while the second is retyped."""
 
-    def __init__(self, message: str, *, expired: bool = False, locked_until=None) -> None:
+    def __init__(
+        self, message: str, *, expired: bool = False, locked_until=None, first_code_right=False
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.expired = expired
         self.locked_until = locked_until
+        self.first_code_right = first_code_right
 
 
 def normalize_recovery_code(code: str) -> str:
@@ -136,7 +140,8 @@ def confirm_enrolment(
     if first == second:
         raise EnrolmentError(
             "The two codes are the same. Wait for your app to show the next code "
-            "and enter that as the second code."
+            "and enter that as the second code.",
+            first_code_right=True,
         )
     credential = credential_of(session, user)
     if credential is not None and credential.confirmed:
@@ -161,13 +166,14 @@ def confirm_enrolment(
         locked_until = throttle.record_failure(session, user, now, where="enrolment")
     if locked_until:
         raise EnrolmentError(
-            locked_message(locked_until, timefmt.timezone_of(session, user.system_id)),
+            locked_message(locked_until, timefmt.timezone_of(session, user.system_id), now),
             locked_until=locked_until,
         )
     if first_step is not None:
         raise EnrolmentError(
             "The first code is right but the second is not the code that came next. "
-            "Enter the next code your app shows after the first one."
+            "Enter the next code your app shows after the first one.",
+            first_code_right=True,
         )
     raise EnrolmentError(
         "Those codes do not match this key. Check that your app uses the key shown "
@@ -216,10 +222,15 @@ def _record_own_change(
     )
 
 
-def locked_message(locked_until: datetime | None, timezone: str) -> str:
-    """What a locked user reads, the time on their firm's clock (`timezone`)."""
-    when = timefmt.firm_time(locked_until, timezone) if locked_until else "a few minutes"
-    return f"Too many wrong codes. For your security, codes are locked until {when}."
+def locked_message(locked_until: datetime | None, timezone: str, now: datetime) -> str:
+    """What a locked user reads: how long in words, and when on their firm's clock
+    ("Try again in 2 minutes, at 08:41 NZDT")."""
+    if locked_until is None:
+        return "Too many wrong codes. For your security, codes are locked for a few minutes."
+    return (
+        "Too many wrong codes. For your security, codes are locked. "
+        f"Try again {timefmt.wait_in_words(now, locked_until, timezone)}."
+    )
 
 
 # --- recovery codes ---------------------------------------------------------

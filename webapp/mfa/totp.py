@@ -7,6 +7,8 @@ Everything takes the time explicitly, so tests pass the clock.
 from __future__ import annotations
 
 import hmac
+import re
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote, urlencode
 
@@ -48,17 +50,43 @@ def matching_step(secret: str, code: str, now: datetime) -> int | None:
     return found
 
 
-def provisioning_uri(secret: str, account: str, issuer: str) -> str:
+# The Key Uri Format forbids a colon inside the issuer or the account name (it
+# separates the two in the label); control characters have no place in either.
+_NOT_IN_LABEL = re.compile(r"[:\x00-\x1f\x7f]+")
+
+
+def _label_part(text: str) -> str:
+    return " ".join(_NOT_IN_LABEL.sub(" ", text).split())
+
+
+@dataclass(frozen=True)
+class AppAccount:
+    """How an authenticator app names the account: the issuer (the firm) and the
+    account name (the user's email), exactly as the QR code carries them."""
+
+    issuer: str
+    name: str
+
+    @classmethod
+    def of(cls, firm_name: str, email: str) -> AppAccount:
+        """The firm's name and the email, with colons (and control characters)
+        replaced by spaces, so that any name makes a valid URI."""
+        return cls(_label_part(firm_name) or "Firmguard", _label_part(email))
+
+
+def provisioning_uri(secret: str, account: AppAccount) -> str:
     """The `otpauth://totp/` URI of Google's Key Uri Format.
 
-    Label and issuer are percent-encoded in full (a ':' or '&' in a firm's name
-    must not split the label or the query); '@' stays readable in the account.
+    The label is "issuer:account" and the `issuer` parameter equals its prefix.
+    Both are percent-encoded as UTF-8 in full (an '&', '#', '?' or '/' in a
+    firm's name must not end the label or split the query); '@' stays
+    readable in the account name.
     """
-    label = f"{quote(issuer, safe='')}:{quote(account, safe='@')}"
+    label = f"{quote(account.issuer, safe='')}:{quote(account.name, safe='@')}"
     query = urlencode(
         {
             "secret": secret,
-            "issuer": issuer,
+            "issuer": account.issuer,
             "algorithm": "SHA1",
             "digits": DIGITS,
             "period": PERIOD,

@@ -1,16 +1,120 @@
 // Small behaviours htmx does not cover. No inline script anywhere (CSP).
 "use strict";
 
-// After a swap, put keyboard focus on the swapped content's autofocus field,
-// as a full page load would.
-document.addEventListener("htmx:afterSettle", (event) => {
-  const target = event.detail.elt;
-  const field = target && target.querySelector ? target.querySelector("[autofocus]") : null;
-  if (field) field.focus();
+// --- Dialogs (the help article's "windows"; see the `dialog` macro) ----------
+// A <dialog data-modal> that htmx swaps in opens as a modal: focus moves
+// inside and stays there; Escape, a [data-dialog-close] control or the
+// server's `closeDialog` event close it, and focus goes back to the control
+// that opened it. A dialog rendered as a whole page (no JavaScript, a
+// bookmark) is left alone: its Cancel is an ordinary link.
+
+const openers = new WeakMap();
+let lastActive = null;
+
+// Remember what had focus when a request started: that control opened the dialog.
+document.addEventListener("htmx:beforeRequest", () => {
+  lastActive = document.activeElement;
 });
 
-// "Copy" buttons: data-copy names the element whose text goes to the clipboard
-// (one line per list item, so recovery codes paste one per line).
+function focusables(root) {
+  return Array.from(root.querySelectorAll(
+    "a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), " +
+    "select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex='-1'])",
+  )).filter((el) => el.getClientRects().length > 0);
+}
+
+// Focus what a person should meet first in `root`: a field that asks for
+// input (autofocus), else something that changed (data-focus), else `fallback`.
+function focusFirst(root, fallback) {
+  const target = root.querySelector("[autofocus]") || root.querySelector("[data-focus]") || fallback;
+  if (target) target.focus();
+  return Boolean(target);
+}
+
+function openModal(dialog) {
+  if (dialog.open) return;
+  const opener = lastActive && lastActive !== document.body ? lastActive : null;
+  openers.set(dialog, { element: opener, id: opener ? opener.id : "" });
+  dialog.showModal();
+  focusFirst(dialog, dialog.querySelector(".dialog-title"));
+  dialog.addEventListener("close", () => restoreFocus(dialog), { once: true });
+}
+
+function restoreFocus(dialog) {
+  const opener = openers.get(dialog) || {};
+  let target = opener.element && opener.element.isConnected ? opener.element : null;
+  // The opener may have been replaced meanwhile (a row updated after Save).
+  if (!target && opener.id) target = document.getElementById(opener.id);
+  if (!target && dialog.dataset.returnFocus) target = document.querySelector(dialog.dataset.returnFocus);
+  dialog.remove(); // the next opening fetches it afresh
+  (target || document.getElementById("main")).focus();
+}
+
+function isModal(dialog) {
+  return Boolean(dialog && dialog.open && dialog.matches(":modal"));
+}
+
+// htmx:load fires for each element htmx adds, the dialog or an ancestor of it.
+document.addEventListener("htmx:load", (event) => {
+  const element = event.target;
+  const dialogs = element.matches("dialog[data-modal]")
+    ? [element]
+    : element.querySelectorAll("dialog[data-modal]");
+  dialogs.forEach(openModal);
+});
+
+// Cancel / Done: close in place instead of following the link.
+document.addEventListener("click", (event) => {
+  const control = event.target.closest ? event.target.closest("[data-dialog-close]") : null;
+  if (!control) return;
+  const dialog = control.closest("dialog");
+  if (!isModal(dialog)) return;
+  event.preventDefault();
+  dialog.close();
+});
+
+// The server's answer to a successful action (webapp.dialogs.close_dialog).
+document.addEventListener("closeDialog", () => {
+  document.querySelectorAll("dialog[open]").forEach((dialog) => {
+    if (isModal(dialog)) dialog.close();
+  });
+});
+
+// Keep Tab and Shift+Tab inside the open modal, wrapping at either end.
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Tab") return;
+  const dialog = Array.from(document.querySelectorAll("dialog[open]")).find(isModal);
+  if (!dialog) return;
+  const items = focusables(dialog);
+  if (!items.length) return;
+  const first = items[0];
+  const last = items[items.length - 1];
+  const inside = dialog.contains(document.activeElement);
+  if (event.shiftKey && (!inside || document.activeElement === first || document.activeElement === dialog.querySelector(".dialog-title"))) {
+    event.preventDefault();
+    last.focus();
+  } else if (!event.shiftKey && (!inside || document.activeElement === last)) {
+    event.preventDefault();
+    first.focus();
+  }
+});
+
+// --- Focus after a swap -------------------------------------------------------
+// A swap replaces what had focus; put focus where a page load would (the field
+// to fill in), or on what changed, so keyboard users are not sent to the top.
+document.addEventListener("htmx:afterSettle", (event) => {
+  const target = event.detail.elt;
+  if (!target || !target.querySelector || !target.isConnected) return;
+  if (focusFirst(target, null)) return;
+  const dialog = target.closest("dialog");
+  if (dialog && !dialog.contains(document.activeElement)) {
+    dialog.querySelector(".dialog-title").focus();
+  }
+});
+
+// --- Copy buttons ------------------------------------------------------------
+// data-copy names the element whose text goes to the clipboard (one line per
+// list item, so recovery codes paste one per line).
 document.addEventListener("click", (event) => {
   const button = event.target.closest ? event.target.closest("[data-copy]") : null;
   if (!button) return;

@@ -1,0 +1,191 @@
+"""Every page and every open dialog, as people see them: axe-core finds no WCAG 2.2
+A/AA violation at 1280 and 390 px, and nothing is wider than a 320 px screen.
+
+The pages share one app and server (they read; each test makes users of its own).
+"""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from tests import mfa_support
+from tests.browser.conftest import browser_page, browser_sign_in, check_page, wait_for_htmx
+from tests.mfa_support import SECRET, enable_mfa
+from webapp.models import AuditEvent, System, User
+
+clock = mfa_support.clock  # the fixture, under its own name
+
+
+def make_firm(site, name="Harbour & Quay Law", **system):
+    """A firm with an admin (MFA on), José (MFA on) and Zoë (no MFA)."""
+    firm = site.factory.system(name=site.unique_name(name), **system)
+    people = {
+        "admin": site.factory.user(
+            firm, site.unique("ann@harbour.example"), "Ann Admin", admin=True
+        ),
+        "jose": site.factory.user(firm, site.unique("jose@harbour.example"), "José Álvarez"),
+        "zoe": site.factory.user(firm, site.unique("zoe@harbour.example"), "Zoë Brown"),
+    }
+    with site.session() as session:
+        for key in ("admin", "jose"):
+            enable_mfa(site.app, session, people[key])
+    return firm, people
+
+
+def sign_in_with_code(page, clock, email) -> None:
+    browser_sign_in(page, email)
+    page.get_by_label("Verification code").fill(clock.code(SECRET))
+    page.get_by_role("button", name="Verify").click()
+    page.wait_for_url(lambda url: "/sign-in" not in url)
+    clock.advance(seconds=30)  # the next code is a fresh one
+
+
+def open_dialog(page, button: str, title: str):
+    wait_for_htmx(page)
+    page.get_by_role("button", name=button).click()
+    dialog = page.locator("dialog:modal")
+    expect(dialog).to_have_accessible_name(title)
+    return dialog
+
+
+def close_dialog(page) -> None:
+    page.keyboard.press("Escape")
+    expect(page.locator("dialog")).to_have_count(0)
+
+
+def test_signed_out_pages(browser, site):
+    with browser_page(browser, site.url, allowed=(404, 422)) as page:
+        page.goto("/sign-in")
+        check_page(page, "sign-in")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_text("Enter your email.")).to_be_visible()
+        check_page(page, "sign-in with errors")
+        page.goto("/no-such-page")
+        check_page(page, "404 page")
+
+
+def test_code_step_pages(site, site_page, clock):
+    _, people = make_firm(site)
+    page = site_page
+    browser_sign_in(page, people["jose"].email)
+    check_page(page, "verification code step")
+    page.get_by_label("Verification code").fill("12")
+    page.get_by_role("button", name="Verify").click()
+    expect(page.get_by_text("The code has 6 digits.")).to_be_visible()
+    check_page(page, "verification code step with an error")
+    page.get_by_role("link", name="Use a recovery code").click()
+    check_page(page, "recovery code step")
+
+
+def test_my_profile_and_its_dialogs(site, site_page, clock):
+    _, people = make_firm(site)
+    page = site_page
+    browser_sign_in(page, people["zoe"].email)
+    expect(page.get_by_role("heading", name="My Profile")).to_be_visible()
+    check_page(page, "My Profile")
+
+    dialog = open_dialog(page, "Activate", "Set up multi-factor authentication (MFA)")
+    check_page(page, "setup dialog")
+    dialog.get_by_role("button", name="Show secret key").click()
+    expect(dialog.locator("#secret-key-value")).to_be_visible()
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog.get_by_text("Enter the 6-digit code")).to_have_count(2)
+    check_page(page, "setup dialog with errors and the key shown")
+    close_dialog(page)
+
+    page.goto("/profile/mfa/setup")
+    check_page(page, "setup page (no JavaScript, bookmark)")
+
+    page.get_by_role("button", name="Sign out").click()
+    sign_in_with_code(page, clock, people["jose"].email)
+    check_page(page, "My Profile with MFA on")
+    open_dialog(page, "Deactivate", "Deactivate multi-factor authentication")
+    check_page(page, "Deactivate dialog")
+    close_dialog(page)
+    open_dialog(page, "Recovery codes", "Recovery codes")
+    check_page(page, "Recovery codes dialog")
+    close_dialog(page)
+    page.goto("/profile/mfa/deactivate")
+    check_page(page, "Deactivate page")
+
+
+def test_the_sign_in_prompts_and_forced_enrolment(site, site_page):
+    _, people = make_firm(site, country="NZ", accounting="xero")
+    page = site_page
+    browser_sign_in(page, people["zoe"].email)
+    expect(page.get_by_role("button", name="Set up now")).to_be_visible()
+    check_page(page, "compliance prompt")
+
+    firm, forced = make_firm(site, name="Strict Law")
+    with site.session() as session:
+        system = session.get(System, firm.id)
+        system.mfa_required = True
+        session.add(system)
+        session.commit()
+    page.get_by_role("button", name="Sign out").click()
+    browser_sign_in(page, forced["zoe"].email)
+    expect(page.get_by_text(f"{firm.name} requires multi-factor authentication")).to_be_visible()
+    check_page(page, "forced enrolment")
+
+
+def test_admin_pages_and_the_edit_user_dialog(site, site_page, clock):
+    firm, people = make_firm(site)
+    with site.session() as session:
+        for number in range(3):
+            session.add(
+                AuditEvent(
+                    system_id=firm.id,
+                    action=["signin.mfa_failed", "mfa.reset_by_admin", "user.updated"][number],
+                    actor_id=people["admin"].id,
+                    subject_id=people["jose"].id,
+                    details=[
+                        {"where": "enrolment", "failures_in_a_row": 2},
+                        {"billing_acknowledged": True, "admin_email": people["admin"].email},
+                        {"changes": {"role": ["user", "admin"]}},
+                    ][number],
+                )
+            )
+        session.commit()
+    page = site_page
+    sign_in_with_code(page, clock, people["admin"].email)
+    page.goto("/admin/users")
+    check_page(page, "Users & permissions")
+    wait_for_htmx(page)
+    page.get_by_role("row", name="José Álvarez").get_by_role("link", name="Edit").click()
+    dialog = page.locator("dialog:modal")
+    expect(dialog).to_have_accessible_name("Edit user")
+    check_page(page, "Edit user dialog")
+    dialog.get_by_label("MFA Enabled").uncheck()
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog.get_by_text("To turn MFA off, select")).to_be_visible()
+    check_page(page, "Edit user dialog with an error")
+    close_dialog(page)
+    page.goto(f"/admin/users/{people['jose'].id}")
+    check_page(page, "Edit user page")
+    page.goto("/admin/security")
+    check_page(page, "Security settings")
+    page.goto("/admin/audit")
+    expect(page.get_by_role("cell", name="MFA reset by an admin")).to_be_visible()
+    check_page(page, "Audit log")
+
+
+def test_the_first_page_is_small(site, site_page):
+    sizes = []
+    site_page.on("requestfinished", lambda request: sizes.append(request.sizes()))
+    site_page.goto("/sign-in")
+    wait_for_htmx(site_page)
+    site_page.wait_for_load_state("networkidle")
+    transferred = sum(s["responseBodySize"] + s["responseHeadersSize"] for s in sizes)
+    assert transferred < 100_000, f"the sign-in page loads {transferred} bytes"
+
+
+def test_a_user_sees_their_own_name_in_the_toolbar(site, site_page):
+    # (Kept small: the toolbar wraps at 320 px with a long name.)
+    _, people = make_firm(site)
+    with site.session() as session:
+        user = session.get(User, people["zoe"].id)
+        user.display_name = "Zoë Brown-Featherstonehaugh-Wolfeschlegelsteinhausen"
+        session.add(user)
+        session.commit()
+    browser_sign_in(site_page, people["zoe"].email)
+    check_page(site_page, "My Profile with a long name", widths=(320,))
