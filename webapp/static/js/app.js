@@ -34,7 +34,11 @@ function focusFirst(root, fallback) {
 function openModal(dialog) {
   if (dialog.open) return;
   const opener = lastActive && lastActive !== document.body ? lastActive : null;
-  openers.set(dialog, { element: opener, id: opener ? opener.id : "" });
+  openers.set(dialog, {
+    element: opener,
+    id: opener ? opener.id : "",
+    top: opener ? opener.getBoundingClientRect().top : null,
+  });
   dialog.showModal();
   focusFirst(dialog, dialog.querySelector(".dialog-title"));
   dialog.addEventListener("close", () => restoreFocus(dialog), { once: true });
@@ -47,7 +51,15 @@ function restoreFocus(dialog) {
   if (!target && opener.id) target = document.getElementById(opener.id);
   if (!target && dialog.dataset.returnFocus) target = document.querySelector(dialog.dataset.returnFocus);
   dialog.remove(); // the next opening fetches it afresh
-  (target || document.getElementById("main")).focus();
+  if (!target) {
+    document.getElementById("main").focus();
+    return;
+  }
+  target.focus({ preventScroll: true });
+  // Keep the opener where it was on screen (a message above it may have
+  // pushed the page down), so the list does not jump.
+  if (opener.top !== null) window.scrollBy(0, target.getBoundingClientRect().top - opener.top);
+  target.scrollIntoView({ block: "nearest" });
 }
 
 function isModal(dialog) {
