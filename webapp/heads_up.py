@@ -54,6 +54,14 @@ def is_due(local: datetime, hour: int, last_run: date | None) -> bool:
     return local.hour >= hour and (last_run is None or last_run < local.date())
 
 
+class PreviousDigest(NamedTuple):
+    """What the system's previous digest reported (kept on its rule)."""
+
+    local_date: date
+    total: int
+    with_mfa: int
+
+
 class ListedUser(NamedTuple):
     """A user in a digest's list (a tuple: templates read its fields fast)."""
 
@@ -77,8 +85,10 @@ class SystemRun:
     send_all_clear: bool
     dedupe_suffix: str = ""
     reminders_sent: int | None = None
+    previous: PreviousDigest | None = None
     # Filled by `build_digests`.
     total: int = 0
+    with_mfa: int = 0
     listed_total: int = 0
     listed: list[ListedUser] = field(default_factory=list)
 
@@ -112,6 +122,9 @@ def _rule_rows(session: Session, where) -> Iterator[sa.Row]:
             HeadsUpRule.recipient_ids,
             HeadsUpRule.send_all_clear,
             HeadsUpRule.last_run_local_date,
+            HeadsUpRule.last_digest_on,
+            HeadsUpRule.last_digest_total,
+            HeadsUpRule.last_digest_with_mfa,
         )
         .join(HeadsUpRule, HeadsUpRule.system_id == System.id)
         .where(*where)
@@ -148,6 +161,11 @@ def _runs(
                 kind=row.kind,
                 recipient_ids=row.recipient_ids,
                 send_all_clear=row.send_all_clear,
+                previous=PreviousDigest(
+                    row.last_digest_on, row.last_digest_total, row.last_digest_with_mfa
+                )
+                if row.last_digest_on is not None
+                else None,
             )
         )
     return runs
@@ -264,9 +282,10 @@ def send_now(session: Session, system_id: int, requested_at: datetime) -> RunSum
 def queue_digests(session: Session, runs: list[SystemRun], now: datetime) -> list[int]:
     """Queue the digests of these systems, one per recipient admin; return the outbox ids.
 
-    Three statements for the whole batch: the user counts, the listed users
-    (the first `LIST_CAP` per system, by a window function, streamed) and an
-    INSERT … SELECT over the recipient admins.
+    Four statements for the whole batch: the user counts, the listed users
+    (the first `LIST_CAP` per system, by a window function, streamed), an
+    INSERT … SELECT over the recipient admins, and one UPDATE keeping on each
+    rule what its digest reported (for the next digest's change).
     """
     if not runs:
         return []
@@ -284,7 +303,7 @@ def queue_digests(session: Session, runs: list[SystemRun], now: datetime) -> lis
     for system_id, total, with_mfa in counts:
         run = by_id[system_id]
         run.total = total
-        with_mfa = int(with_mfa or 0)
+        with_mfa = run.with_mfa = int(with_mfa or 0)
         run.listed_total = with_mfa if run.kind == HeadsUpKind.WITH_MFA.value else total - with_mfa
     for row in _listed_users(session, runs):
         run = by_id[row.system_id]
@@ -314,7 +333,46 @@ def queue_digests(session: Session, runs: list[SystemRun], now: datetime) -> lis
         )
     recipients = sa.and_(User.active_admin, audience)
     inserted = insert_per_user(session, kind="heads_up", now=now, emails=emails, where=recipients)
+    _remember_counts(session, [by_id[system_id] for system_id in emails])
     return [outbox_id for outbox_id, _ in inserted]
+
+
+def _remember_counts(session: Session, runs: list[SystemRun]) -> None:
+    """Keep on each rule what its digest reports, in one UPDATE for the batch."""
+    if not runs:
+        return
+
+    def per_system(value, type_):
+        return sa.case(
+            {run.system_id: sa.literal(value(run), type_) for run in runs},
+            value=HeadsUpRule.system_id,
+        )
+
+    session.execute(
+        sa.update(HeadsUpRule)
+        .where(HeadsUpRule.system_id.in_([run.system_id for run in runs]))
+        .values(
+            last_digest_on=per_system(lambda run: run.local_date, sa.Date),
+            last_digest_total=per_system(lambda run: run.total, sa.Integer),
+            last_digest_with_mfa=per_system(lambda run: run.with_mfa, sa.Integer),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _change_since_previous(run: SystemRun) -> dict | None:
+    """How many more (or fewer) users the digest lists than the previous one did."""
+    previous = run.previous
+    if previous is None:
+        return None
+    if run.kind == HeadsUpKind.WITH_MFA.value:
+        listed_before = previous.with_mfa
+    else:
+        listed_before = previous.total - previous.with_mfa
+    return {
+        "delta": run.listed_total - listed_before,
+        "since": previous.local_date.strftime(timefmt.DATE),
+    }
 
 
 def _listed_users(session: Session, runs: list[SystemRun]) -> Iterator[sa.Row]:
@@ -379,5 +437,6 @@ def _render_digest(run: SystemRun) -> tuple[str, tuple[str, str]]:
         compliance=run.compliance,
         reminders_sent=run.reminders_sent,
         local_date=run.local_date,
+        change=_change_since_previous(run),
     )
     return subject, body

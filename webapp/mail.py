@@ -14,8 +14,9 @@ from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import format_datetime, make_msgid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import current_app
@@ -35,12 +36,15 @@ BATCH_SIZE = 500
 
 
 def build_message(row: OutboundEmail, sender: str) -> EmailMessage:
-    """A multipart/alternative message (plain text and HTML) for an outbox row."""
+    """A multipart/alternative message (plain text, then HTML) for an outbox row,
+    dated when it is sent and identified under the site's own domain."""
     message = EmailMessage()
     message["From"] = sender
     message["To"] = row.recipient
     message["Subject"] = row.subject
-    message["Message-ID"] = make_msgid(idstring=f"outbox-{row.id}")
+    message["Date"] = format_datetime(utcnow())
+    domain = urlsplit(current_app.config["BASE_URL"]).hostname or "firmguard.local"
+    message["Message-ID"] = make_msgid(idstring=f"outbox-{row.id}", domain=domain)
     message.set_content(row.body_text)
     message.add_alternative(row.body_html, subtype="html")
     return message

@@ -325,6 +325,11 @@ class HeadsUpRule(SQLModel, table=True):
     recipient_ids: list[int] | None = Field(default=None, sa_column=sa.Column(sa.JSON))
     send_all_clear: bool = Field(default=False)
     last_run_local_date: date | None = Field(default=None)
+    # What the last digest reported (its local date, active users, users with
+    # MFA), so that the next one can say what changed since.
+    last_digest_on: date | None = Field(default=None)
+    last_digest_total: int | None = Field(default=None)
+    last_digest_with_mfa: int | None = Field(default=None)
 
 
 class EmailStatus(StrEnum):

@@ -19,8 +19,7 @@ from flask import render_template
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from webapp import timefmt
-from webapp.models import EmailStatus, OutboundEmail, User, UTCDateTime, utcnow
+from webapp.models import EmailStatus, OutboundEmail, System, User, UTCDateTime, utcnow
 
 # session.info key: ids of the rows this transaction queued (for `webapp.delivery`).
 QUEUED_IDS = "outbox_queued_ids"
@@ -154,9 +153,12 @@ def insert_per_user(
 def queue_email(session: Session, **fields) -> int | None:
     """Queue one email (see `email_row_values`); None if its dedupe key was queued before.
 
-    The template also gets `timezone`, its firm's (from `system_id`), for `firm_time`.
+    The template also gets its firm's `timezone` (for `firm_time`) and `firm_name`
+    (the layout's header), from `system_id`.
     """
     if fields.get("system_id") is not None:
-        fields.setdefault("timezone", timefmt.timezone_of(session, fields["system_id"]))
+        system = session.get(System, fields["system_id"])
+        fields.setdefault("timezone", system.timezone)
+        fields.setdefault("firm_name", system.name)
     ids = insert_rows(session, [email_row_values(**fields)])
     return ids[0] if ids else None
