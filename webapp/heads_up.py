@@ -18,20 +18,19 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask import current_app
 from sqlmodel import Session, select
 
-from webapp import reminders, timefmt
+from webapp import digest_email, reminders, timefmt
 from webapp.models import (
     HeadsUpKind,
     HeadsUpRule,
     System,
     User,
 )
-from webapp.outbox import SystemEmail, insert_per_user, render_email
+from webapp.outbox import SystemEmail, insert_per_user
 from webapp.sso.policy import active_with_mfa_by_firm, active_without_mfa_by_firm
 
 log = logging.getLogger(__name__)
@@ -40,8 +39,6 @@ LIST_CAP = 50
 # Systems handled per transaction (and per task): enough to amortise each
 # query, few enough that one batch's rendered emails stay small in memory.
 BATCH_SIZE = 500
-# The admin users list, filtered (the admin area's query parameters).
-ADMIN_LIST_FILTER = {HeadsUpKind.WITHOUT_MFA.value: "mfa=off", HeadsUpKind.WITH_MFA.value: "mfa=on"}
 
 
 def is_due(local: datetime, hour: int, last_run: date | None) -> bool:
@@ -52,22 +49,6 @@ def is_due(local: datetime, hour: int, last_run: date | None) -> bool:
     already claimed.
     """
     return local.hour >= hour and (last_run is None or last_run < local.date())
-
-
-class PreviousDigest(NamedTuple):
-    """What the system's previous digest reported (kept on its rule)."""
-
-    local_date: date
-    total: int
-    with_mfa: int
-
-
-class ListedUser(NamedTuple):
-    """A user in a digest's list (a tuple: templates read its fields fast)."""
-
-    name: str
-    email: str
-    last_sign_in: str | None  # the firm's local date, or None for never
 
 
 @dataclass
@@ -85,12 +66,12 @@ class SystemRun:
     send_all_clear: bool
     dedupe_suffix: str = ""
     reminders_sent: int | None = None
-    previous: PreviousDigest | None = None
+    previous: digest_email.PreviousDigest | None = None
     # Filled by `build_digests`.
     total: int = 0
     with_mfa: int = 0
     listed_total: int = 0
-    listed: list[ListedUser] = field(default_factory=list)
+    listed: list[digest_email.ListedUser] = field(default_factory=list)
 
 
 @dataclass
@@ -161,7 +142,7 @@ def _runs(
                 kind=row.kind,
                 recipient_ids=row.recipient_ids,
                 send_all_clear=row.send_all_clear,
-                previous=PreviousDigest(
+                previous=digest_email.PreviousDigest(
                     row.last_digest_on, row.last_digest_total, row.last_digest_with_mfa
                 )
                 if row.last_digest_on is not None
@@ -308,11 +289,15 @@ def queue_digests(session: Session, runs: list[SystemRun], now: datetime) -> lis
     for row in _listed_users(session, runs):
         run = by_id[row.system_id]
         run.listed.append(
-            ListedUser(row.display_name, row.email, _local_day(row.last_sign_in_at, run.timezone))
+            digest_email.ListedUser(
+                row.display_name,
+                row.email,
+                digest_email.local_day(row.last_sign_in_at, run.timezone),
+            )
         )
     emails = {
         run.system_id: SystemEmail(
-            *_render_digest(run),
+            *digest_email.render_digest(run),
             run.local_date,
             f"heads_up:{run.system_id}:",
             f":{run.local_date}{run.dedupe_suffix}",
@@ -333,46 +318,8 @@ def queue_digests(session: Session, runs: list[SystemRun], now: datetime) -> lis
         )
     recipients = sa.and_(User.active_admin, audience)
     inserted = insert_per_user(session, kind="heads_up", now=now, emails=emails, where=recipients)
-    _remember_counts(session, [by_id[system_id] for system_id in emails])
+    digest_email.remember_counts(session, [by_id[system_id] for system_id in emails])
     return [outbox_id for outbox_id, _ in inserted]
-
-
-def _remember_counts(session: Session, runs: list[SystemRun]) -> None:
-    """Keep on each rule what its digest reports, in one UPDATE for the batch."""
-    if not runs:
-        return
-
-    def per_system(value, type_):
-        return sa.case(
-            {run.system_id: sa.literal(value(run), type_) for run in runs},
-            value=HeadsUpRule.system_id,
-        )
-
-    session.execute(
-        sa.update(HeadsUpRule)
-        .where(HeadsUpRule.system_id.in_([run.system_id for run in runs]))
-        .values(
-            last_digest_on=per_system(lambda run: run.local_date, sa.Date),
-            last_digest_total=per_system(lambda run: run.total, sa.Integer),
-            last_digest_with_mfa=per_system(lambda run: run.with_mfa, sa.Integer),
-        )
-        .execution_options(synchronize_session=False)
-    )
-
-
-def _change_since_previous(run: SystemRun) -> dict | None:
-    """How many more (or fewer) users the digest lists than the previous one did."""
-    previous = run.previous
-    if previous is None:
-        return None
-    if run.kind == HeadsUpKind.WITH_MFA.value:
-        listed_before = previous.with_mfa
-    else:
-        listed_before = previous.total - previous.with_mfa
-    return {
-        "delta": run.listed_total - listed_before,
-        "since": previous.local_date.strftime(timefmt.DATE),
-    }
 
 
 def _listed_users(session: Session, runs: list[SystemRun]) -> Iterator[sa.Row]:
@@ -405,38 +352,3 @@ def _listed_users(session: Session, runs: list[SystemRun]) -> Iterator[sa.Row]:
         .execution_options(yield_per=2000)
     )
     return iter(session.execute(query))
-
-
-def _local_day(moment: datetime | None, timezone: str) -> str | None:
-    return timefmt.firm_time(moment, timezone, timefmt.DATE) if moment else None
-
-
-def _render_digest(run: SystemRun) -> tuple[str, tuple[str, str]]:
-    with_mfa = run.kind == HeadsUpKind.WITH_MFA.value
-    adopted = run.listed_total if with_mfa else run.total - run.listed_total
-    if run.listed_total == 0:
-        subject = f"All clear: every user of {run.name} has MFA"
-        if with_mfa:
-            subject = f"Heads up: no user of {run.name} has MFA yet"
-    elif with_mfa:
-        subject = f"Heads up: {run.listed_total} of {run.total} users of {run.name} have MFA"
-    else:
-        subject = f"Heads up: {run.listed_total} of {run.total} users of {run.name} lack MFA"
-    base_url = current_app.config["BASE_URL"].rstrip("/")
-    body = render_email(
-        "heads_up",
-        subject=subject,
-        system_name=run.name,
-        with_mfa=with_mfa,
-        listed=run.listed,
-        listed_total=run.listed_total,
-        more=run.listed_total - len(run.listed),
-        total=run.total,
-        adoption=round(100 * adopted / run.total),
-        list_url=f"{base_url}/admin/users?{ADMIN_LIST_FILTER[run.kind]}",
-        compliance=run.compliance,
-        reminders_sent=run.reminders_sent,
-        local_date=run.local_date,
-        change=_change_since_previous(run),
-    )
-    return subject, body
