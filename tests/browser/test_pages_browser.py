@@ -6,6 +6,8 @@ The pages share one app and server (they read; each test makes users of its own)
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from playwright.sync_api import expect
 
 from tests import mfa_support
@@ -95,6 +97,13 @@ def test_my_profile_and_its_dialogs(site, site_page, clock):
 
     page.goto("/profile/mfa/setup")
     check_page(page, "setup page (no JavaScript, bookmark)")
+    page.get_by_role("button", name="Show secret key").click()
+    secret = page.locator("#secret-key-value").inner_text().replace(" ", "")
+    page.get_by_label("First code").fill(clock.code(secret))
+    page.get_by_label("Second code").fill(clock.code(secret, steps=1))
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("list", name="Recovery codes")).to_be_visible()
+    check_page(page, "recovery codes shown after setup")
 
     page.get_by_role("button", name="Sign out").click()
     sign_in_with_code(page, clock, people["jose"].email)
@@ -107,6 +116,8 @@ def test_my_profile_and_its_dialogs(site, site_page, clock):
     close_dialog(page)
     page.goto("/profile/mfa/deactivate")
     check_page(page, "Deactivate page")
+    page.goto("/profile/mfa/recovery-codes")
+    check_page(page, "Recovery codes page")
 
 
 def test_the_sign_in_prompts_and_forced_enrolment(site, site_page):
@@ -122,6 +133,17 @@ def test_the_sign_in_prompts_and_forced_enrolment(site, site_page):
         system.mfa_required = True
         session.add(system)
         session.commit()
+    mere = site.factory.user(firm, site.unique("mere@harbour.example"), "Mere Tūhoe")
+    with site.session() as session:
+        mere = session.get(User, mere.id)
+        mere.mfa_deadline = datetime.now(UTC) + timedelta(days=3)
+        session.add(mere)
+        session.commit()
+    page.get_by_role("button", name="Sign out").click()
+    browser_sign_in(page, mere.email)
+    expect(page.get_by_role("link", name="Remind me later")).to_be_visible()
+    check_page(page, "prompt before the enrolment deadline")
+
     page.get_by_role("button", name="Sign out").click()
     browser_sign_in(page, forced["zoe"].email)
     expect(page.get_by_text(f"{firm.name} requires multi-factor authentication")).to_be_visible()
