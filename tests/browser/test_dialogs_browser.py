@@ -115,7 +115,7 @@ def test_enrol_in_the_setup_window(site, page, width, clock):
     )
     expect(page.locator("#mfa-row")).to_contain_text("Enabled")  # behind the dialog
     assert_fits(page, width)
-    dialog.get_by_role("link", name="Done").click()
+    dialog.get_by_role("button", name="Done").click()
     expect(dialog).to_have_count(0)
     expect(page.get_by_role("button", name="Recovery codes")).to_be_focused()
     assert_no_page_load(page)
@@ -135,7 +135,7 @@ def test_deactivate_is_confirmed_as_a_dangerous_action(site, page, width, clock)
     assert_fits(page, width)
     assert_tab_stays_inside(page, presses=6)
 
-    dialog.get_by_role("link", name="Cancel").click()
+    dialog.get_by_role("button", name="Cancel").click()
     expect(dialog).to_have_count(0)
     expect(deactivate).to_be_focused()
     assert_no_page_load(page)

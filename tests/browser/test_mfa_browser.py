@@ -57,7 +57,7 @@ def test_enrol_sign_in_with_a_code_and_deactivate(page, factory, clock):
     )
     expect(page.locator("#mfa-row")).to_contain_text("Enabled")
     assert_no_page_load(page)
-    page.get_by_role("link", name="Done").click()
+    page.get_by_role("button", name="Done").click()
     expect(dialog).to_have_count(0)
 
     page.get_by_role("button", name="Sign out").click()
