@@ -30,7 +30,7 @@ def sydney(factory, session):
 def test_the_users_list_shows_last_sign_in_on_the_firms_clock(client, sydney):
     sign_in(client, "kim@bondi.example")
     page = client.get("/admin/users?q=lee").get_data(as_text=True)
-    assert '<td data-label="Last sign-in">2026-12-02 09:30 AEDT</td>' in page
+    assert "<td>2026-12-02 09:30 AEDT</td>" in page
 
 
 def test_the_audit_log_shows_when_on_the_firms_clock(client, session, sydney):

@@ -36,19 +36,37 @@ function openModal(dialog) {
   const opener = lastActive && lastActive !== document.body ? lastActive : null;
   openers.set(dialog, {
     element: opener,
-    id: opener ? opener.id : "",
     top: opener ? opener.getBoundingClientRect().top : null,
+    // To find the opener again if it is replaced meanwhile (a table row updated
+    // after Save): the nearest element with an id, and which link or button in it.
+    ...(opener ? locate(opener) : {}),
   });
   dialog.showModal();
   focusFirst(dialog, dialog.querySelector(".dialog-title"));
   dialog.addEventListener("close", () => restoreFocus(dialog), { once: true });
 }
 
+function controlsIn(root) {
+  return Array.from(root.querySelectorAll("a[href], button"));
+}
+
+function locate(element) {
+  const anchor = element.id ? element : element.parentElement.closest("[id]");
+  if (!anchor) return {};
+  return { anchorId: anchor.id, index: element === anchor ? -1 : controlsIn(anchor).indexOf(element) };
+}
+
+function relocate(opener) {
+  const anchor = opener.anchorId ? document.getElementById(opener.anchorId) : null;
+  if (!anchor || opener.index === -1) return anchor;
+  return controlsIn(anchor)[opener.index] || null;
+}
+
 function restoreFocus(dialog) {
   const opener = openers.get(dialog) || {};
   let target = opener.element && opener.element.isConnected ? opener.element : null;
   // The opener may have been replaced meanwhile (a row updated after Save).
-  if (!target && opener.id) target = document.getElementById(opener.id);
+  if (!target) target = relocate(opener);
   if (!target && dialog.dataset.returnFocus) target = document.querySelector(dialog.dataset.returnFocus);
   dialog.remove(); // the next opening fetches it afresh
   if (!target) {
