@@ -84,7 +84,9 @@ def browser_page(browser, base_url: str, width: int = 1280, height: int = 800, a
         # 422/429 are how a form with errors or a lock answers; the browser logs
         # them, nothing failed.
         if message.type == "error" and not any(
-            f"status of {status}" in message.text for status in allowed
+            f"status of {status}" in message.text  # the browser's note
+            or f"Response Status Error Code {status} " in message.text  # htmx's
+            for status in allowed
         ):
             errors.append(message.text)
 

@@ -232,3 +232,21 @@ def test_without_javascript_each_window_is_a_page(browser, site, clock):
         expect(page).to_have_url(re.compile("/profile$"))
     finally:
         context.close()
+
+
+def test_an_error_behind_an_open_dialog_is_shown_not_hidden(browser, site, clock):
+    _, people = make_firm(site)
+    with browser_page(browser, site.url, allowed=(400,)) as page:
+        sign_in_with_code(page, clock, people["admin"].email)
+        page.goto("/admin/users")
+        mark_page(page)
+        page.get_by_role("row", name=re.compile("Zoë Brown")).get_by_role(
+            "link", name="Edit"
+        ).click()
+        dialog = page.get_by_role("dialog", name="Edit user")
+        expect(dialog).to_be_visible()
+        page.context.clear_cookies()  # the session (and its CSRF token) is gone
+        dialog.get_by_role("button", name="Save").click()
+        expect(page.get_by_text("Your form expired")).to_be_visible()
+        expect(page.locator("dialog")).to_have_count(0)
+        assert_no_page_load(page)

@@ -103,11 +103,19 @@ document.addEventListener("click", (event) => {
   dialog.close();
 });
 
-// The server's answer to a successful action (webapp.dialogs.close_dialog).
-document.addEventListener("closeDialog", () => {
+function closeModals() {
   document.querySelectorAll("dialog[open]").forEach((dialog) => {
     if (isModal(dialog)) dialog.close();
   });
+}
+
+// The server's answer to a successful action (webapp.dialogs.close_dialog).
+document.addEventListener("closeDialog", closeModals);
+
+// An error page replaces the page's main content (webapp.errors): show it, not
+// a dialog over it.
+document.addEventListener("htmx:afterSwap", (event) => {
+  if (event.detail.target && event.detail.target.id === "main") closeModals();
 });
 
 // Keep Tab and Shift+Tab inside the open modal, wrapping at either end.
