@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from webapp import timefmt
+from webapp.admin.forms import ACCOUNTING_LABELS
 from webapp.audit import Action
 
 # The label of each action, as the "Action" filter offers it.
@@ -60,7 +61,7 @@ FIELD_NAMES = {
     "send_all_clear": "All-clear email",
 }
 VALUE_NAMES = {
-    "accounting_link": {"xero": "Xero", "other": "Other accounting", "none": "None"},
+    "accounting_link": ACCOUNTING_LABELS,
     "kind": {"without_mfa": "Users without MFA", "with_mfa": "Users with MFA"},
     "role": {"admin": "Admin", "user": "User"},
 }
