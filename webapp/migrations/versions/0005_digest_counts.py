@@ -1,7 +1,7 @@
 """heads-up rules keep what their last digest reported
 
-Revision ID: 0004_digest_counts
-Revises: 0003_search
+Revision ID: 0005_digest_counts
+Revises: 0004_sso
 Create Date: 2026-11-30 21:40:00
 
 The next digest states the change since the previous one ("3 fewer users
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004_digest_counts"
-down_revision: str | Sequence[str] | None = "0003_search"
+revision: str = "0005_digest_counts"
+down_revision: str | Sequence[str] | None = "0004_sso"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
