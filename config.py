@@ -1,17 +1,20 @@
 """Firmguard configuration, read from the environment.
 
-`DevConfig` works with no environment at all (SQLite under `instance/`, no
-Redis, mail written to `instance/mail/`). `ProdConfig` refuses to start with
-the development secrets. `TestConfig` is what the test-suite starts from.
+`DevConfig` works with no environment at all (SQLite under the instance
+folder, no Redis, mail written to its `mail/`). `ProdConfig` refuses to start
+with the development secrets. `TestConfig` is what the test-suite starts from.
+
+The instance folder is `FIRMGUARD_INSTANCE`, else `instance/` in the current
+directory: the repository's own `instance/` when run from a clone's root, and
+a folder of the operator's choosing for an installed copy (whose code lives in
+site-packages, where nothing should be written).
 """
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
-
-BASE_DIR = Path(__file__).resolve().parent
-INSTANCE_DIR = BASE_DIR / "instance"
 
 # Well-known development values. They are public (they are in this file), so
 # ProdConfig refuses to run with either of them.
@@ -48,7 +51,17 @@ ENVIRONMENT = {
     "RATELIMIT_ENABLED": ("RATELIMIT_ENABLED", _bool),
     "MFA_REMINDER_INTERVAL_DAYS": ("MFA_REMINDER_INTERVAL_DAYS", int),
     "SSO_ALLOW_HTTP_ISSUERS": ("SSO_ALLOW_HTTP_ISSUERS", _bool),
+    "LOG_FORMAT": ("LOG_FORMAT", str),
+    "OUTBOX_BODY_DAYS": ("OUTBOX_BODY_DAYS", int),
+    "OUTBOX_ROW_DAYS": ("OUTBOX_ROW_DAYS", int),
+    "AUDIT_RETENTION_DAYS": ("AUDIT_RETENTION_DAYS", int),
+    "RETENTION_BATCH_SIZE": ("RETENTION_BATCH_SIZE", int),
 }
+
+
+def instance_folder(environ) -> Path:
+    """Where the SQLite default and the mail files go (see the module's docstring)."""
+    return Path(environ.get("FIRMGUARD_INSTANCE") or Path.cwd() / "instance").resolve()
 
 
 def settings_from_environment(environ) -> dict:
@@ -67,7 +80,8 @@ class Config:
     ENV_NAME = "base"
     READS_ENVIRONMENT = True
     SECRET_KEY = DEV_SECRET_KEY
-    DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'firmguard.sqlite'}"
+    # Empty: `firmguard.sqlite` in the instance folder (`finalize`).
+    DATABASE_URL = ""
     REDIS_URL = ""
     MFA_ENCRYPTION_KEYS = [DEV_ENCRYPTION_KEY]
 
@@ -80,8 +94,9 @@ class Config:
     MAIL_PASSWORD = ""
     MAIL_USE_TLS = False
     MAIL_DEFAULT_SENDER = "Firmguard <no-reply@firmguard.local>"
-    # Where mail goes when MAIL_SERVER is unset: one .eml file per message.
-    MAIL_FILE_DIR = str(INSTANCE_DIR / "mail")
+    # Where mail goes when MAIL_SERVER is unset: one .eml file per message
+    # (empty: `mail/` in the instance folder).
+    MAIL_FILE_DIR = ""
 
     # Sessions: 30 minutes idle (the signed cookie carries its timestamp and is
     # refused server-side once older), 12 hours absolute, no remember-me.
@@ -115,9 +130,54 @@ class Config:
     # development and tests (a provider on this machine). Refused in production.
     SSO_ALLOW_HTTP_ISSUERS = False
 
+    # Log lines: "plain" text or "json" (one object per line).
+    LOG_FORMAT = "plain"
 
-def finalize(config: dict) -> None:
+    # Retention (README, "Retention"): a sent email's bodies are dropped after
+    # OUTBOX_BODY_DAYS and its row (kept for its dedupe key) after
+    # OUTBOX_ROW_DAYS; audit events are deleted after AUDIT_RETENTION_DAYS
+    # (7 years). Rows per retention statement: each batch is its own short
+    # transaction.
+    OUTBOX_BODY_DAYS = 30
+    OUTBOX_ROW_DAYS = 400
+    AUDIT_RETENTION_DAYS = 7 * 365
+    RETENTION_BATCH_SIZE = 5000
+
+
+# How long a queued email's dedupe key must outlive its queuing, per kind: a
+# reminder's interval (counted in local days) and a digest's local date (one
+# day, reached up to a day later in UTC by the firms east of it).
+def dedupe_windows(config) -> dict[str, int]:
+    return {"reminders": config.get("MFA_REMINDER_INTERVAL_DAYS", 7), "digests": 2}
+
+
+def check_retention(config) -> None:
+    """Refuse retention settings that would lose what the app relies on."""
+    for name in ("OUTBOX_BODY_DAYS", "OUTBOX_ROW_DAYS", "AUDIT_RETENTION_DAYS"):
+        if not isinstance(config.get(name), int) or config[name] < 0:
+            raise RuntimeError(f"{name} must be a whole number of days, 0 or more.")
+    if config.get("RETENTION_BATCH_SIZE", 0) < 1:
+        raise RuntimeError("RETENTION_BATCH_SIZE must be 1 or more.")
+    kind, window = max(dedupe_windows(config).items(), key=lambda item: item[1])
+    if config["OUTBOX_ROW_DAYS"] <= window:
+        raise RuntimeError(
+            f"OUTBOX_ROW_DAYS ({config['OUTBOX_ROW_DAYS']}) must be longer than every "
+            f"dedupe window: {kind} are deduplicated over {window} days, so an email "
+            "could be sent twice once its row is gone."
+        )
+
+
+def finalize(config: dict, instance: Path | None = None) -> None:
     """Derive the settings that depend on others, then validate (production)."""
+    instance = instance or instance_folder(os.environ)
+    config.setdefault("DATABASE_URL", "")
+    if not config["DATABASE_URL"]:
+        config["DATABASE_URL"] = f"sqlite:///{instance / 'firmguard.sqlite'}"
+    if not config.get("MAIL_FILE_DIR"):
+        config["MAIL_FILE_DIR"] = str(instance / "mail")
+    if config.get("LOG_FORMAT", "plain") not in {"plain", "json"}:
+        raise RuntimeError("LOG_FORMAT must be 'plain' or 'json'.")
+    check_retention(config)
     redis_url = config.get("REDIS_URL") or ""
     config.setdefault("RATELIMIT_STORAGE_URI", redis_url or "memory://")
     config.setdefault(

@@ -13,6 +13,12 @@ BEAT_SCHEDULE = {
     },
     # Every minute: send outbox rows that are due (new rows whose delivery
     # request was lost, and failed sends whose back-off has passed).
+    "retention": {
+        # Hourly, half past (clear of the heads-up tick): expired rows deleted
+        # in bounded batches (README, "Retention").
+        "task": "webapp.tasks.run_retention",
+        "schedule": crontab(minute=30),
+    },
     "outbox-sweep": {
         "task": "webapp.tasks.sweep_outbox",
         "schedule": crontab(),

@@ -49,9 +49,13 @@ def test_the_embedded_runner_runs_each_entry_when_its_schedule_is_due(app, sessi
     set_rule(session, system, hour=0)
     celery_app = app.extensions["celery"]
     last_run: dict[str, datetime] = {}
-    assert sorted(run_due_entries(celery_app, last_run)) == ["heads-up-tick", "outbox-sweep"]
+    assert sorted(run_due_entries(celery_app, last_run)) == [
+        "heads-up-tick",
+        "outbox-sweep",
+        "retention",
+    ]
     assert [row.status for row in outbox(session)] == ["sent"]
-    # Just ran: neither the hourly tick nor the minutely sweep is due again yet.
+    # Just ran: neither the hourly entries nor the minutely sweep is due again yet.
     assert run_due_entries(celery_app, last_run) == []
     assert all(moment.tzinfo == UTC for moment in last_run.values())
 

@@ -16,6 +16,7 @@ PUBLIC, PENDING, SIGNED_IN, ADMIN = "public", "pending", "signed-in", "admin"
 # endpoint: (rule, method, path); {user} and {view} are system A's objects.
 RULES = {
     "static": (PUBLIC, "GET", "/static/css/app.css"),
+    "health.healthz": (PUBLIC, "GET", "/healthz"),
     "auth.index": (PUBLIC, "GET", "/"),
     "auth.sign_in": (PUBLIC, "GET", "/sign-in"),
     "auth.sign_out": (PUBLIC, "POST", "/sign-out"),
@@ -46,6 +47,7 @@ RULES = {
     "sso_admin.requirement": (ADMIN, "POST", "/admin/security/sso/requirement"),
     "sso.start": (PUBLIC, "GET", "/sign-in/sso"),
     "sso.callback": (PUBLIC, "GET", "/sign-in/sso/callback"),
+    "admin.audit_csv": (ADMIN, "GET", "/admin/audit.csv"),
 }
 # Routes whose GET and POST differ get a second line for the other method.
 EXTRA = [

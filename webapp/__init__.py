@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import zoneinfo
-from pathlib import Path
 
 from flask import Flask
 
-from config import config_for, finalize, settings_from_environment
-
-BASE_DIR = Path(__file__).resolve().parent.parent
+from config import config_for, finalize, instance_folder, settings_from_environment
 
 
 def create_app(config_name: str | None = None, overrides: dict | None = None) -> Flask:
@@ -24,25 +20,34 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     # Timezones from the tzdata package the app is installed with, never the
     # host's files: every machine agrees on every firm's clock.
     zoneinfo.reset_tzpath(to=())
-    app = Flask(
-        __name__,
-        instance_path=str(BASE_DIR / "instance"),
-    )
+    instance = instance_folder(os.environ)
+    # Templates, static files and migrations are found from this package's
+    # own location; only the instance folder depends on where it is run.
+    app = Flask(__name__, instance_path=str(instance))
     app.config.from_object(config_class)
     if config_class.READS_ENVIRONMENT:
         app.config.update(settings_from_environment(os.environ))
     app.config.update(overrides or {})
-    finalize(app.config)
+    finalize(app.config, instance)
 
+    register_logging(app)
     register_extensions(app)
     register_blueprints(app)
     register_template_filters(app)
     register_errorhandlers(app)
     register_request_hooks(app)
     register_commands(app)
-    if not app.debug and not app.testing:
-        logging.basicConfig(level=logging.INFO)
     return app
+
+
+def register_logging(app: Flask) -> None:
+    """One log line per request, with its request id (`webapp.logs`)."""
+    from webapp import logs
+
+    if not app.testing:
+        # Tests read records through pytest's own capture instead.
+        logs.configure(app.config["LOG_FORMAT"])
+    app.wsgi_app = logs.RequestLog(app.wsgi_app)
 
 
 def register_extensions(app: Flask) -> None:
@@ -68,6 +73,7 @@ def register_blueprints(app: Flask) -> None:
     from webapp.admin.routes import bp as admin_bp
     from webapp.admin.sso import bp as sso_admin_bp
     from webapp.auth.routes import bp as auth_bp
+    from webapp.health import bp as health_bp
     from webapp.mfa.routes import bp as mfa_bp
     from webapp.security import register_converters
     from webapp.sso.routes import bp as sso_bp
@@ -78,6 +84,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp)
     app.register_blueprint(sso_bp)
     app.register_blueprint(sso_admin_bp)
+    app.register_blueprint(health_bp)
 
 
 def register_template_filters(app: Flask) -> None:

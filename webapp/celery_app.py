@@ -11,7 +11,7 @@ TASK_MODULES = ["webapp.tasks"]
 
 def celery_init_app(app: Flask) -> Celery:
     """Create the Celery app for `app`; every task runs inside its app context."""
-    from webapp import tasks  # noqa: F401  (shared tasks attach to the new app)
+    from webapp import logs, tasks  # noqa: F401  (shared tasks attach to the new app)
 
     class FlaskTask(Task):
         def __call__(self, *args, **kwargs):
@@ -22,5 +22,6 @@ def celery_init_app(app: Flask) -> Celery:
     celery_app.config_from_object(app.config["CELERY"])
     celery_app.conf.imports = TASK_MODULES
     celery_app.set_default()
+    logs.init_celery(app.config["LOG_FORMAT"])
     app.extensions["celery"] = celery_app
     return celery_app

@@ -1,7 +1,8 @@
 """The Firmguard tables, and the predicates on them that several places share.
 
-Every timestamp is timezone-aware UTC: `UTCDateTime` stores UTC and hands back
-aware datetimes on SQLite too (which keeps no zone of its own).
+Every timestamp is timezone-aware UTC (`webapp.model_base`). A table whose
+rows expire says which ones next to its model (`@expires`, `webapp.expiry`):
+the hourly retention run deletes them, or clears what they no longer need.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from sqlalchemy.ext.hybrid import hybrid_property
 from sqlmodel import Field, SQLModel
 
 from webapp import user_search
+from webapp.expiry import expires
 from webapp.model_base import UTCDateTime, utc_column, utcnow
+from webapp.records import FINISHED_EMAIL, AuditEvent, EmailStatus, OutboundEmail
 from webapp.sso.models import (
     SSO_METHODS,
     SignInMethod,
@@ -26,8 +29,13 @@ from webapp.sso.models import (
     SsoDomain,
 )
 
-# Re-exported: the app and the migrations (webapp.models.UTCDateTime) name them here.
+# Re-exported: the app and the migrations (webapp.models.UTCDateTime) name them
+# here. The tables that grow with time are in webapp.records.
 __all__ = [
+    "FINISHED_EMAIL",
+    "AuditEvent",
+    "EmailStatus",
+    "OutboundEmail",
     "SSO_METHODS",
     "SignInMethod",
     "SignInRequirement",
@@ -223,10 +231,23 @@ class User(UserMixin, SQLModel, table=True):
         self.search_key = search_key(self.display_name, self.email)
 
 
+@expires(
+    "unconfirmed MFA set-ups",
+    lambda row, now, _: sa.and_(row.pending_expires_at <= now, row.confirmed_at.is_(None)),
+)
 class TotpCredential(SQLModel, table=True):
     """A user's TOTP secret: pending until two codes confirm it, then active."""
 
     __tablename__ = "totp_credentials"
+
+    __table_args__ = (
+        sa.Index(
+            "ix_totp_credentials_pending_expires",
+            "pending_expires_at",
+            postgresql_where=sa.text("pending_expires_at IS NOT NULL"),
+            sqlite_where=sa.text("pending_expires_at IS NOT NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", sa_column_kwargs={"unique": True})
@@ -257,6 +278,7 @@ class RecoveryCode(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
 
 
+@expires("pending sign-ins", lambda row, now, _: row.expires_at <= now)
 class PendingSignIn(SQLModel, table=True):
     """The password step done, the code step not yet: held on the server.
 
@@ -269,24 +291,8 @@ class PendingSignIn(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
     user_id: int = Field(foreign_key="users.id", index=True)
-    expires_at: datetime = Field(sa_column=utc_column(nullable=False))
+    expires_at: datetime = Field(sa_column=utc_column(nullable=False, index=True))
     consumed_at: datetime | None = Field(default=None, sa_column=utc_column())
-    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
-
-
-class AuditEvent(SQLModel, table=True):
-    """Append-only record of security-relevant actions."""
-
-    __tablename__ = "audit_events"
-
-    __table_args__ = (sa.Index("ix_audit_events_system_created", "system_id", "created_at"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    system_id: int = Field(foreign_key="systems.id")
-    actor_id: int | None = Field(default=None, foreign_key="users.id")
-    subject_id: int | None = Field(default=None, foreign_key="users.id", index=True)
-    action: str = Field(max_length=64, index=True)
-    details: dict = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
 
 
@@ -330,36 +336,6 @@ class HeadsUpRule(SQLModel, table=True):
     last_digest_on: date | None = Field(default=None)
     last_digest_total: int | None = Field(default=None)
     last_digest_with_mfa: int | None = Field(default=None)
-
-
-class EmailStatus(StrEnum):
-    PENDING = "pending"
-    SENT = "sent"
-    FAILED = "failed"  # gave up after the retry cap; visible to operators
-
-
-class OutboundEmail(SQLModel, table=True):
-    """The outbox: every email is a row first, so sending is idempotent and retryable."""
-
-    __tablename__ = "outbound_emails"
-
-    __table_args__ = (sa.Index("ix_outbound_emails_status_next", "status", "next_attempt_at"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    system_id: int | None = Field(default=None, foreign_key="systems.id", index=True)
-    kind: str = Field(max_length=40)
-    recipient: str = Field(max_length=254)
-    subject: str = Field(max_length=300)
-    body_text: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
-    body_html: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
-    run_date: date = Field(default_factory=lambda: utcnow().date())
-    dedupe_key: str = Field(max_length=200, sa_column_kwargs={"unique": True})
-    status: str = Field(default=EmailStatus.PENDING.value, max_length=10)
-    attempts: int = Field(default=0)
-    last_error: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
-    next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
-    sent_at: datetime | None = Field(default=None, sa_column=utc_column())
-    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
 
 
 # What the tables need beyond this metadata, for schemas built from it (tests and

@@ -162,3 +162,77 @@ def queue_email(session: Session, **fields) -> int | None:
         fields.setdefault("firm_name", system.name)
     ids = insert_rows(session, [email_row_values(**fields)])
     return ids[0] if ids else None
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What operators watch: how long the oldest unsent email has waited, and
+    how many gave up (`failed`: kept until `outbox retry` or `outbox discard`)."""
+
+    oldest_pending_seconds: int | None
+    failed: int
+
+    def as_dict(self) -> dict:
+        return {"oldest_pending_seconds": self.oldest_pending_seconds, "failed": self.failed}
+
+
+def backlog(session: Session | sa.Connection, now: datetime) -> Backlog:
+    """The backlog in one statement, both figures from the (status, created_at) index."""
+    oldest, failed = session.execute(
+        sa.select(
+            sa.select(sa.func.min(OutboundEmail.created_at))
+            .where(OutboundEmail.status == EmailStatus.PENDING.value)
+            .scalar_subquery(),
+            sa.select(sa.func.count())
+            .select_from(OutboundEmail)
+            .where(OutboundEmail.status == EmailStatus.FAILED.value)
+            .scalar_subquery(),
+        )
+    ).one()
+    age = None if oldest is None else max(int((now - oldest).total_seconds()), 0)
+    return Backlog(age, failed)
+
+
+def failed_rows(session: Session, limit: int) -> list[OutboundEmail]:
+    """The failed rows, oldest first."""
+    return list(
+        session.scalars(
+            sa.select(OutboundEmail)
+            .where(OutboundEmail.status == EmailStatus.FAILED.value)
+            .order_by(OutboundEmail.created_at, OutboundEmail.id)
+            .limit(limit)
+        )
+    )
+
+
+def _failed(ids: Iterable[int] | None):
+    condition = OutboundEmail.status == EmailStatus.FAILED.value
+    return condition if ids is None else sa.and_(condition, OutboundEmail.id.in_(list(ids)))
+
+
+def retry_failed(session: Session, now: datetime, ids: Iterable[int] | None = None) -> list[int]:
+    """Make failed rows (`ids`, or all) pending again with fresh attempts; their
+    delivery is asked for once the caller commits. Returns their ids."""
+    retried = list(
+        session.scalars(
+            sa.update(OutboundEmail)
+            .where(_failed(ids))
+            .values(status=EmailStatus.PENDING.value, attempts=0, next_attempt_at=now)
+            .returning(OutboundEmail.id)
+        )
+    )
+    note_queued(session, retried)
+    return retried
+
+
+def discard_failed(session: Session, ids: Iterable[int] | None = None) -> list[int]:
+    """Give up on failed rows (`ids`, or all): `discarded` keeps the row, and its
+    dedupe key, until retention deletes it like a sent one. Returns their ids."""
+    return list(
+        session.scalars(
+            sa.update(OutboundEmail)
+            .where(_failed(ids))
+            .values(status=EmailStatus.DISCARDED.value)
+            .returning(OutboundEmail.id)
+        )
+    )

@@ -7,7 +7,7 @@ does its work in a service function and is idempotent (runs are claimed per
 local date, emails deduplicated and claimed in the outbox), so a redelivered
 or repeated task sends nothing twice. Each task is one unit of work: it
 commits once, except the outbox delivery, whose unit is one row
-(`webapp.mail.deliver_due`).
+(`webapp.mail.deliver_due`), and retention, whose unit is one batch.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ import logging
 from datetime import UTC, datetime
 
 from celery import shared_task
+from flask import current_app
 
-from webapp import heads_up, mail
+from webapp import heads_up, mail, retention
 from webapp.extensions import db
 from webapp.models import utcnow
 
@@ -86,6 +87,22 @@ def send_heads_up_now(system_id: int, requested_at: str | None = None) -> int:
         session.commit()
     log.info("heads-up sent now for system %s: %s digests", system_id, summary.digests)
     return summary.digests
+
+
+@shared_task(ignore_result=True)
+def run_retention() -> dict:
+    """Delete (or clear) what has expired, batch by batch (beat, hourly).
+
+    Idempotent, and safe on several workers at once (`webapp.retention`).
+    """
+    counts: dict[str, int] = {}
+    with db.new_session() as session:
+        for step in retention.steps(session, utcnow(), current_app.config):
+            # Per batch, not per run: a batch's locks last one short transaction.
+            session.commit()
+            counts[step.name] = counts.get(step.name, 0) + step.rows
+    log.info("retention: %s", counts)
+    return counts
 
 
 def request_send_now(system_id: int) -> bool:

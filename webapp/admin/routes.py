@@ -8,6 +8,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
     get_template_attribute,
     redirect,
@@ -19,8 +20,8 @@ from flask_login import current_user
 
 from webapp import audit
 from webapp.accounts import FieldError
+from webapp.admin import audit_log as audit_log_service
 from webapp.admin import audit_view, saved_views, security_settings, user_edit, user_list
-from webapp.admin.audit_log import audit_events
 from webapp.admin.forms import (
     BUILTIN_VIEWS,
     FILTER_CHOICES,
@@ -104,21 +105,29 @@ def users():
     return render_users()
 
 
+def csv_download(filename: str, chunks) -> Response:
+    """Stream `chunks(session)` as a CSV download named `filename`."""
+
+    def generate():
+        # A session of its own, closed when the stream ends or the client leaves.
+        with db.new_session() as session:
+            yield from chunks(session)
+
+    response = Response(stream_with_context(generate()), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
 @bp.route("/users.csv")
 @admin_required
 def users_csv():
     user_filter = user_list.UserFilter.from_args(request.args)
     system_id = current_user.system_id
     counts_sso = policy_for(db.session, system_id).counts_sso
-
-    def generate():
-        # A session of its own, closed when the stream ends or the client leaves.
-        with db.new_session() as session:
-            yield from user_list.users_csv(session, system_id, user_filter, counts_sso)
-
-    response = Response(stream_with_context(generate()), mimetype="text/csv")
-    response.headers["Content-Disposition"] = 'attachment; filename="users.csv"'
-    return response
+    return csv_download(
+        "users.csv",
+        lambda session: user_list.users_csv(session, system_id, user_filter, counts_sso),
+    )
 
 
 @bp.route("/views", methods=["POST"])
@@ -262,6 +271,9 @@ def security_page(status: int = 200, **forms):
         enforcement=enforcement,
         system_form=system_form,
         heads_up=heads_up,
+        audit_retention=security_settings.retention_in_words(
+            current_app.config["AUDIT_RETENTION_DAYS"]
+        ),
     )
 
 
@@ -352,18 +364,25 @@ def send_heads_up_now():
     return redirect(url_for("admin.security"))
 
 
+def audit_filters() -> dict:
+    """The audit log's filters from the query string (unknown values ignored)."""
+    action = request.args.get("action", "")
+    return {
+        "action": action if action in list(audit.Action) else "",
+        "user_email": request.args.get("user", "").strip()[:254],
+    }
+
+
 @bp.route("/audit")
 @admin_required
 def audit_log():
-    action = request.args.get("action", "")
-    action = action if action in list(audit.Action) else ""
-    user_email = request.args.get("user", "").strip()[:254]
+    filters = audit_filters()
+    action, user_email = filters["action"], filters["user_email"]
     before = ascii_int(request.args.get("before", ""))
-    page = audit_events(
+    page = audit_log_service.audit_events(
         db.session,
         current_user.system_id,
-        user_email=user_email,
-        action=action,
+        **filters,
         before=before if before is not None and before <= MAX_ROW_ID else None,
     )
     return render_page(
@@ -378,4 +397,18 @@ def audit_log():
         event_label=audit_view.event_label,
         event_details=audit_view.event_details,
         timezone=current_system().timezone,
+        audit_retention=security_settings.retention_in_words(
+            current_app.config["AUDIT_RETENTION_DAYS"]
+        ),
+    )
+
+
+@bp.route("/audit.csv")
+@admin_required
+def audit_csv():
+    """The firm's audit log (as filtered) to keep before it ages out."""
+    filters, system_id = audit_filters(), current_user.system_id
+    return csv_download(
+        "audit-log.csv",
+        lambda session: audit_log_service.audit_csv(session, system_id, **filters),
     )

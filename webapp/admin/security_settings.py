@@ -175,3 +175,11 @@ def update_heads_up(
         setattr(rule, field, value)
     session.add(rule)
     audit.record(session, Action.HEADS_UP_RULE_CHANGED, actor=admin, changes=diff)
+
+
+def retention_in_words(days: int) -> str:
+    """How long the audit log is kept, as the Security settings page says it."""
+    if days and days % 365 == 0:
+        years = days // 365
+        return f"{years} year{'s' if years != 1 else ''} ({days:,} days)"
+    return f"{days:,} day{'s' if days != 1 else ''}"

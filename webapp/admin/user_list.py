@@ -5,17 +5,15 @@ Every function takes the admin's system id and a `session`.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime
 from urllib.parse import parse_qs, urlencode
 
 import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
 from webapp import user_search
+from webapp.csv_export import csv_chunks
 from webapp.models import User, search_key
 from webapp.security import ascii_int
 from webapp.sso.policy import with_mfa, without_mfa
@@ -295,40 +293,23 @@ def _rows_of(page_ids: sa.Subquery) -> sa.Select:
 
 
 CSV_HEADER = ("Name", "Email", "Role", "Active", "MFA", "MFA deadline", "Last sign-in")
-# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
-
-
-def csv_cell(value) -> str:
-    """A cell value a spreadsheet shows as text, never evaluates."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M UTC")
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
 def users_csv(
     session: Session, system_id: int, user_filter: UserFilter, counts_sso: bool = False
 ) -> Iterator[str]:
     """The whole filtered list as CSV, streamed in chunks (rows fetched in batches)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_HEADER)
     result = session.execute(
         select(*LIST_COLUMNS)
         .where(*user_filter.conditions(system_id, counts_sso))
         .order_by(*user_filter.order_by())
         .execution_options(yield_per=1000)
     )
-    for partition in result.partitions():
-        for row in partition:
-            writer.writerow(
-                csv_cell(value)
-                for value in (
+    return csv_chunks(
+        CSV_HEADER,
+        (
+            (
+                (
                     row.display_name,
                     row.email,
                     row.role,
@@ -337,8 +318,8 @@ def users_csv(
                     row.mfa_deadline,
                     row.last_sign_in_at,
                 )
+                for row in partition
             )
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-    yield buffer.getvalue()
+            for partition in result.partitions()
+        ),
+    )

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import sqlalchemy as sa
 from flask import current_app
 from flask import session as browser_session
 from sqlmodel import Session, select
@@ -34,15 +33,9 @@ def begin(
 ) -> None:
     """Start the code step for `user` on a fresh browser session.
 
-    The user's earlier steps that are over (used or expired) are deleted here,
-    so the table holds at most one finished step per user between sign-ins.
+    A step's row, used or not, is deleted once it has expired, by the hourly
+    retention run like every other expired row (`PendingSignIn`'s expiry).
     """
-    session.execute(
-        sa.delete(PendingSignIn).where(
-            PendingSignIn.user_id == user.id,
-            sa.or_(PendingSignIn.consumed_at.is_not(None), PendingSignIn.expires_at <= now),
-        )
-    )
     token = new_token()
     session.add(
         PendingSignIn(

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-import sqlalchemy as sa
 from flask import current_app
 from flask import session as browser_session
 from sqlmodel import Session, select
@@ -141,12 +140,7 @@ def begin(
     browser = browser_session.get(BROWSER_KEY)
     if not isinstance(browser, str) or not browser:
         browser = browser_session[BROWSER_KEY] = new_token()
-    # The firm's trips that are over go, so the table holds only live ones.
-    session.execute(
-        sa.delete(SsoAttempt).where(
-            SsoAttempt.system_id == config.system_id, SsoAttempt.expires_at <= now
-        )
-    )
+    # Trips that are over are deleted by the hourly retention run (SsoAttempt's expiry).
     session.add(
         SsoAttempt(
             state_hash=token_hash(request["state"]),

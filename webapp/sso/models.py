@@ -9,6 +9,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from webapp.expiry import expires
 from webapp.model_base import utc_column, utcnow
 
 
@@ -66,6 +67,7 @@ class SsoDomain(SQLModel, table=True):
     domain: str = Field(max_length=253, sa_column_kwargs={"unique": True})
 
 
+@expires("single sign-on trips", lambda row, now, _: row.expires_at <= now)
 class SsoAttempt(SQLModel, table=True):
     """One trip to the provider: its state and nonce, single use, bound to one browser.
 
@@ -86,6 +88,7 @@ class SsoAttempt(SQLModel, table=True):
     nonce: str = Field(max_length=100)
     code_verifier: str = Field(max_length=200)
     next_target: str | None = Field(default=None, max_length=500)
-    expires_at: datetime = Field(sa_column=utc_column(nullable=False))
+    # Deleted once expired, used or not, by the hourly retention run.
+    expires_at: datetime = Field(sa_column=utc_column(nullable=False, index=True))
     consumed_at: datetime | None = Field(default=None, sa_column=utc_column())
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
