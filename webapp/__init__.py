@@ -48,6 +48,7 @@ def register_logging(app: Flask) -> None:
         # Tests read records through pytest's own capture instead.
         logs.configure(app.config["LOG_FORMAT"])
     app.wsgi_app = logs.RequestLog(app.wsgi_app)
+    app.teardown_request(logs.note_loggable_path)
 
 
 def register_extensions(app: Flask) -> None:

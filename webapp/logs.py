@@ -21,6 +21,7 @@ from contextvars import ContextVar
 from urllib.parse import quote
 
 from celery.signals import setup_logging, task_postrun, task_prerun
+from flask import request
 from werkzeug.wsgi import ClosingIterator
 
 # The id of the request or task this thread is serving (None outside both).
@@ -36,12 +37,21 @@ request_log = logging.getLogger("firmguard.request")
 task_log = logging.getLogger("firmguard.task")
 
 
-class IdFilter(logging.Filter):
-    """Stamps each record with the current request or task id."""
+def _stamp_ids(make_record):
+    """A record factory that stamps each record with the current request or
+    task id, whichever handler (ours, pytest's, gunicorn's) then formats it."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
+    def make(*args, **kwargs) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
         record.request_id = CURRENT_ID.get() or "-"
-        return True
+        return record
+
+    make.firmguard = True
+    return make
+
+
+if not getattr(logging.getLogRecordFactory(), "firmguard", False):
+    logging.setLogRecordFactory(_stamp_ids(logging.getLogRecordFactory()))
 
 
 class PlainFormatter(logging.Formatter):
@@ -59,7 +69,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
-            "request_id": getattr(record, "request_id", None) or CURRENT_ID.get(),
+            "request_id": getattr(record, "request_id", "-"),
             **getattr(record, "fields", {}),
         }
         if record.exc_info:
@@ -78,7 +88,6 @@ def configure(log_format: str = "plain", level: int | str = logging.INFO) -> Non
     handler = logging.StreamHandler(sys.stderr)
     handler.firmguard = True
     handler.setFormatter(FORMATTERS[log_format]())
-    handler.addFilter(IdFilter())
     root.addHandler(handler)
     root.setLevel(level)
 
@@ -90,14 +99,22 @@ def request_id_from(incoming: str | None) -> str:
     return uuid.uuid4().hex
 
 
-def loggable_path(environ) -> str:
-    """The request's path without its query string, non-numeric URL variables
-    as `<name>`, percent-encoded where it is not plain text."""
-    request = environ.get("werkzeug.request")  # Flask's, once it has been routed
-    path = request.path if request is not None else environ.get("PATH_INFO", "")
-    for name, value in (getattr(request, "view_args", None) or {}).items():
+LOG_PATH = "firmguard.log_path"
+
+
+def note_loggable_path(_exc: BaseException | None = None) -> None:
+    """At the request's teardown (its URL variables known): keep the path to
+    log, without its query string, non-numeric URL variables as `<name>`."""
+    path = request.path
+    for name, value in (request.view_args or {}).items():
         if isinstance(value, str) and value:
             path = path.replace(value, f"<{name}>")
+    request.environ[LOG_PATH] = path
+
+
+def loggable_path(environ) -> str:
+    """The noted path (else the raw one), percent-encoded where it is not plain text."""
+    path = environ.get(LOG_PATH) or environ.get("PATH_INFO", "")
     return quote(path, safe=PATH_SAFE)[:MAX_PATH]
 
 
