@@ -20,6 +20,7 @@ from webapp.models import (
     EmailStatus,
     OutboundEmail,
     PendingSignIn,
+    SsoAttempt,
     TotpCredential,
     utcnow,
 )
@@ -117,11 +118,25 @@ def test_audit_events_are_deleted_after_the_retention_period(session, factory, c
     assert audit_names(session) == {"at the limit", "yesterday"}
 
 
-def test_expired_sign_in_steps_and_mfa_set_ups_are_deleted(session, factory, clock):
+def sso_trip(system_id: int, name: str, expires_at: datetime) -> SsoAttempt:
+    return SsoAttempt(
+        state_hash=name.ljust(64, "s"),
+        browser_hash="b" * 64,
+        system_id=system_id,
+        purpose="sign_in",
+        nonce="n",
+        code_verifier="v",
+        expires_at=expires_at,
+    )
+
+
+def test_expired_sign_in_steps_mfa_set_ups_and_sso_trips_are_deleted(session, factory, clock):
     users = [factory.user() for _ in range(5)]
     now = clock.now
     session.add_all(
         [
+            sso_trip(users[0].system_id, "live", now + SECOND),
+            sso_trip(users[0].system_id, "gone", now),
             PendingSignIn(token_hash="live".ljust(64, "0"), user_id=users[0].id, expires_at=now + SECOND),
             PendingSignIn(token_hash="gone".ljust(64, "0"), user_id=users[0].id, expires_at=now),
             PendingSignIn(
@@ -140,6 +155,8 @@ def test_expired_sign_in_steps_and_mfa_set_ups_are_deleted(session, factory, clo
     counts = run_retention.delay().get()
 
     assert (counts["pending sign-ins"], counts["unconfirmed MFA set-ups"]) == (2, 1)
+    assert counts["single sign-on trips"] == 1
+    assert [value[:4] for value in values(session, SsoAttempt.state_hash)] == ["live"]
     hashes = values(session, PendingSignIn.token_hash)
     assert [value[:4] for value in hashes] == ["live"]
     assert sorted(values(session, TotpCredential.secret_encrypted)) == ["a", "c"]
