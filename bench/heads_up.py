@@ -215,16 +215,21 @@ def main() -> None:
         "seed_seconds": round(seed_seconds, 1),
         **result,
         "budget": {"wall_seconds": 60, "peak_rss_mb": 300},
-        "machine": {
-            "python": platform.python_version(),
-            "cpus": len(os.sched_getaffinity(0)),
-            # Other work on the machine inflates the wall time; recorded for context.
-            "load_average_1m_before": load_before,
-        },
-        "at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+    write_result(result, f"heads_up-{args.users}", load_before)
+
+
+def write_result(result: dict, name: str, load_before: float) -> None:
+    """Add the machine and the time to `result`, print it and write it under bench/results/."""
+    result["machine"] = {
+        "python": platform.python_version(),
+        "cpus": len(os.sched_getaffinity(0)),
+        # Other work on the machine inflates the wall time; recorded for context.
+        "load_average_1m_before": load_before,
+    }
+    result["at"] = datetime.now(UTC).isoformat(timespec="seconds")
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"heads_up-{args.users}-{result['at'].replace(':', '')}.json"
+    path = RESULTS_DIR / f"{name}-{result['at'].replace(':', '')}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     print(f"written to {path.relative_to(ROOT)}")

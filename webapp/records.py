@@ -59,7 +59,7 @@ BODY_KEPT = "body_text <> ''"
     ),
 )
 @expires(
-    "sent emails' bodies",
+    "sent emails' content",
     # Status as NOT IN, which no index serves: the rows are looked up in the
     # partial index of rows with bodies, never among a year of cleared ones.
     lambda row, now, settings: sa.and_(
@@ -67,13 +67,15 @@ BODY_KEPT = "body_text <> ''"
         row.created_at < now - days(settings["OUTBOX_BODY_DAYS"]),
         row.status.not_in(UNFINISHED_EMAIL),
     ),
-    clear={"body_text": "", "body_html": ""},
+    # The content goes (subject too: it names the firm and its figures); what
+    # stays is who was sent what kind of email when, and its dedupe key.
+    clear={"subject": "", "body_text": "", "body_html": ""},
 )
 class OutboundEmail(SQLModel, table=True):
     """The outbox: every email is a row first, so sending is idempotent and retryable.
 
-    Its bodies go after OUTBOX_BODY_DAYS, the row (metadata and dedupe key)
-    after OUTBOX_ROW_DAYS; failed rows stay until an operator acts.
+    Its subject and bodies go after OUTBOX_BODY_DAYS, the row (metadata and
+    dedupe key) after OUTBOX_ROW_DAYS; failed rows stay until an operator acts.
     """
 
     __tablename__ = "outbound_emails"
