@@ -196,3 +196,20 @@ def test_timezones_and_countries_come_from_the_tzdata_package(app):
         "Britain (UK)",
     )
     assert len(COUNTRIES) >= 249
+
+
+def test_the_instance_folder_is_firmguard_instance_else_the_current_directorys(
+    monkeypatch, tmp_path
+):
+    for name in ("DATABASE_URL", "MAIL_FILE_DIR", "FIRMGUARD_INSTANCE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    app = create_app("development")
+    assert app.instance_path == str(tmp_path / "instance")
+    assert app.config["DATABASE_URL"] == f"sqlite:///{tmp_path / 'instance' / 'firmguard.sqlite'}"
+    assert app.config["MAIL_FILE_DIR"] == str(tmp_path / "instance" / "mail")
+
+    monkeypatch.setenv("FIRMGUARD_INSTANCE", str(tmp_path / "var"))
+    app = create_app("development")
+    assert app.config["DATABASE_URL"] == f"sqlite:///{tmp_path / 'var' / 'firmguard.sqlite'}"
+    assert app.config["MAIL_FILE_DIR"] == str(tmp_path / "var" / "mail")
