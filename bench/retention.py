@@ -163,7 +163,11 @@ def run_retention(app, engine, now: datetime, batches: list) -> int:
 def simulate(url: str, args, samples: dict) -> dict:
     app = create_app(
         "testing",
-        {"DATABASE_URL": url, "AUDIT_RETENTION_DAYS": args.audit_days},
+        {
+            "DATABASE_URL": url,
+            "AUDIT_RETENTION_DAYS": args.audit_days,
+            "OUTBOX_ROW_DAYS": args.outbox_row_days,
+        },
     )
     engine = app.extensions["firmguard_db"]
     users = int(1_000_000 * args.scale)
@@ -244,6 +248,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--audit-per-day", type=int, default=10_000)
     parser.add_argument("--audit-days", type=int, default=90, help="AUDIT_RETENTION_DAYS here")
+    parser.add_argument("--outbox-row-days", type=int, default=400, help="OUTBOX_ROW_DAYS")
     parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
     args = parser.parse_args()
     if args.days < 30:
@@ -275,6 +280,7 @@ def main() -> None:
         "emails_per_day": int((DIGESTS_PER_DAY + REMINDERS_PER_DAY) * args.scale),
         "audit_per_day": args.audit_per_day,
         "audit_retention_days": args.audit_days,
+        "outbox_row_days": args.outbox_row_days,
         "sample_body_bytes": {
             kind: len(sample["body_text"]) + len(sample["body_html"])
             for kind, sample in samples.items()
