@@ -8,6 +8,10 @@ import io
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
+from flask import Response, stream_with_context
+
+from webapp.extensions import db
+
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
 
@@ -37,3 +41,16 @@ def csv_chunks(header: Iterable[str], batches: Iterable[Iterable[Iterable]]) -> 
         buffer.seek(0)
         buffer.truncate()
     yield buffer.getvalue()
+
+
+def csv_download(filename: str, chunks) -> Response:
+    """A response streaming `chunks(session)` as a CSV download named `filename`."""
+
+    def generate():
+        # A session of its own, closed when the stream ends or the client leaves.
+        with db.new_session() as session:
+            yield from chunks(session)
+
+    response = Response(stream_with_context(generate()), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

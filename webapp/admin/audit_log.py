@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
+from webapp.audit import Action
 from webapp.csv_export import csv_chunks
 from webapp.models import AuditEvent, User
 
@@ -21,6 +22,15 @@ CSV_HEADER = ("Time (UTC)", "Action", "By", "By email", "User", "User email", "D
 class AuditPage:
     events: list  # rows of (event, actor name, subject name, subject email)
     older: int | None  # id to continue from, when there are older events
+
+
+def filters_from(args) -> dict:
+    """The log's filters from a query string's `args` (unknown actions ignored)."""
+    action = args.get("action", "")
+    return {
+        "action": action if action in list(Action) else "",
+        "user_email": args.get("user", "").strip()[:254],
+    }
 
 
 def audit_query(

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     flash,
     get_template_attribute,
     redirect,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_login import current_user
@@ -37,6 +35,7 @@ from webapp.admin.forms import (
 )
 from webapp.auth.decorators import admin_required
 from webapp.auth.sessions import current_system
+from webapp.csv_export import csv_download
 from webapp.dialogs import close_dialog, render_dialog
 from webapp.extensions import db
 from webapp.htmx import render_page, wants_fragment
@@ -103,19 +102,6 @@ def users():
         view_filter = user_list.UserFilter.from_query(request.args["view"])
         return redirect(users_url(view_filter.view_query()))
     return render_users()
-
-
-def csv_download(filename: str, chunks) -> Response:
-    """Stream `chunks(session)` as a CSV download named `filename`."""
-
-    def generate():
-        # A session of its own, closed when the stream ends or the client leaves.
-        with db.new_session() as session:
-            yield from chunks(session)
-
-    response = Response(stream_with_context(generate()), mimetype="text/csv")
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
 
 
 @bp.route("/users.csv")
@@ -364,19 +350,10 @@ def send_heads_up_now():
     return redirect(url_for("admin.security"))
 
 
-def audit_filters() -> dict:
-    """The audit log's filters from the query string (unknown values ignored)."""
-    action = request.args.get("action", "")
-    return {
-        "action": action if action in list(audit.Action) else "",
-        "user_email": request.args.get("user", "").strip()[:254],
-    }
-
-
 @bp.route("/audit")
 @admin_required
 def audit_log():
-    filters = audit_filters()
+    filters = audit_log_service.filters_from(request.args)
     action, user_email = filters["action"], filters["user_email"]
     before = ascii_int(request.args.get("before", ""))
     page = audit_log_service.audit_events(
@@ -407,7 +384,8 @@ def audit_log():
 @admin_required
 def audit_csv():
     """The firm's audit log (as filtered) to keep before it ages out."""
-    filters, system_id = audit_filters(), current_user.system_id
+    filters = audit_log_service.filters_from(request.args)
+    system_id = current_user.system_id
     return csv_download(
         "audit-log.csv",
         lambda session: audit_log_service.audit_csv(session, system_id, **filters),

@@ -1,7 +1,7 @@
 """retention: the indexes the hourly retention run and the health check read
 
-Revision ID: 0005_retention
-Revises: 0004_sso
+Revision ID: 0006_retention
+Revises: 0005_digest_counts
 Create Date: 2026-12-01 10:00:00
 
 Each expiry declared on a model (webapp/expiry.py) is looked up by an index,
@@ -22,8 +22,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_retention"
-down_revision: str | Sequence[str] | None = "0004_sso"
+revision: str = "0006_retention"
+down_revision: str | Sequence[str] | None = "0005_digest_counts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
