@@ -17,6 +17,7 @@ from sqlalchemy.ext.hybrid import hybrid_property
 from sqlmodel import Field, SQLModel
 
 from webapp import user_search
+from webapp.adoption.models import AdoptionSnapshot, SnapshotSource
 from webapp.expiry import expires
 from webapp.model_base import UTCDateTime, utc_column, utcnow
 from webapp.records import FINISHED_EMAIL, AuditEvent, EmailStatus, OutboundEmail
@@ -37,8 +38,10 @@ __all__ = [
     "EmailStatus",
     "OutboundEmail",
     "SSO_METHODS",
+    "AdoptionSnapshot",
     "SignInMethod",
     "SignInRequirement",
+    "SnapshotSource",
     "SsoAttempt",
     "SsoConfig",
     "SsoDomain",
@@ -143,6 +146,13 @@ class User(UserMixin, SQLModel, table=True):
         # index alone instead of scanning the table. Its column order never gives
         # SQLite more equality matches than a search index that holds search_key.
         sa.Index("ix_users_system_counts", "system_id", "active", "mfa_enabled", "role"),
+        # The adoption panel's counts (README, "Adoption panel"): past the enrolment
+        # deadline, not reminded today, and locked out now, each from an index alone.
+        sa.Index(
+            "ix_users_system_enrolment",
+            *("system_id", "active", "mfa_enabled", "mfa_deadline", "last_mfa_reminder_at"),
+        ),
+        sa.Index("ix_users_system_locked", "system_id", "mfa_locked_until"),
         # Substring search: a trigram GIN index on PostgreSQL (on SQLite, an FTS5
         # table outside this metadata: webapp/user_search.py).
         sa.Index(
