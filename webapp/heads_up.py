@@ -24,6 +24,8 @@ from flask import current_app
 from sqlmodel import Session, select
 
 from webapp import digest_email, reminders, timefmt
+from webapp.adoption import backfill, snapshots
+from webapp.adoption import counts as adoption_counts
 from webapp.models import (
     HeadsUpKind,
     HeadsUpRule,
@@ -153,8 +155,9 @@ def _runs(
 
 
 def _has_work():
-    """A run does something when its digest is on or its system needs reminders."""
-    return sa.or_(HeadsUpRule.enabled, System.compliance_required)
+    """Every firm has daily work: its adoption snapshot, whether or not its
+    digest is on or its system needs reminders."""
+    return sa.true()
 
 
 def due_system_ids(session: Session, now: datetime) -> list[int]:
@@ -220,6 +223,13 @@ def run_systems(
         session,
         _runs(session, now, (System.id.in_(list(system_ids)), _has_work()), ignore_hour=ignore_hour),
     )
+    # The day's counts, once: the adoption snapshots and the digests share them.
+    counts = adoption_counts.counts_by_firm(session, [run.system_id for run in runs], now)
+    first_snapshots = snapshots.firms_without_history(session, runs)
+    snapshots.write_daily(session, runs, counts, now)
+    backfill.backfill(session, first_snapshots, counts, now)
+    for run in runs:
+        _set_counts(run, counts[run.system_id])
     reminder_ids, reminder_counts = reminders.queue_reminders(
         session, [run for run in runs if run.compliance], now, interval
     )
@@ -253,39 +263,32 @@ def send_now(session: Session, system_id: int, requested_at: datetime) -> RunSum
     runs = _runs(
         session, requested_at, (System.id == system_id,), ignore_hour=True, include_ran=True
     )
+    counts = adoption_counts.counts_by_firm(session, [run.system_id for run in runs], requested_at)
     for run in runs:
         run.dedupe_suffix = f":now:{requested_at.strftime('%Y%m%dT%H%M%S')}"
         run.send_all_clear = True
+        _set_counts(run, counts[run.system_id])
     ids = queue_digests(session, runs, requested_at)
     return RunSummary(systems=len(runs), digests=len(ids), outbox_ids=ids)
+
+
+def _set_counts(run: SystemRun, counts: adoption_counts.FirmCounts) -> None:
+    run.total, run.with_mfa = counts.active_users, counts.with_mfa
+    run.listed_total = run.with_mfa if run.kind == HeadsUpKind.WITH_MFA.value else counts.without_mfa
 
 
 def queue_digests(session: Session, runs: list[SystemRun], now: datetime) -> list[int]:
     """Queue the digests of these systems, one per recipient admin; return the outbox ids.
 
-    Four statements for the whole batch: the user counts, the listed users
-    (the first `LIST_CAP` per system, by a window function, streamed), an
-    INSERT … SELECT over the recipient admins, and one UPDATE keeping on each
-    rule what its digest reported (for the next digest's change).
+    The runs carry their counts (`_set_counts`). Three statements for the
+    whole batch: the listed users (the first `LIST_CAP` per system, by a
+    window function, streamed), an INSERT … SELECT over the recipient admins,
+    and one UPDATE keeping on each rule what its digest reported (for the
+    next digest's change).
     """
     if not runs:
         return []
     by_id = {run.system_id: run for run in runs}
-    counts = session.execute(
-        sa.select(
-            User.system_id,
-            sa.func.count(),
-            # Users whose firm counts their single sign-on as MFA count as with MFA.
-            sa.func.sum(sa.case((active_with_mfa_by_firm(), 1), else_=0)),
-        )
-        .where(User.system_id.in_(list(by_id)), User.active)
-        .group_by(User.system_id)
-    )
-    for system_id, total, with_mfa in counts:
-        run = by_id[system_id]
-        run.total = total
-        with_mfa = run.with_mfa = int(with_mfa or 0)
-        run.listed_total = with_mfa if run.kind == HeadsUpKind.WITH_MFA.value else total - with_mfa
     for row in _listed_users(session, runs):
         run = by_id[row.system_id]
         run.listed.append(

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
 from sqlmodel import Session
 
+from webapp import timefmt
 from webapp.models import User
 from webapp.outbox import SystemEmail, insert_per_user, render_email
 from webapp.sso.policy import active_without_mfa_by_firm
@@ -38,8 +38,7 @@ def reminder_cutoff(local_date: date, timezone: str, interval: timedelta) -> dat
     Counted in local days: reminded on a Monday with a 7-day interval means
     due again from the next Monday, whatever the time of that day's run.
     """
-    first_day = local_date - interval + timedelta(days=1)
-    return datetime.combine(first_day, time(0), tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+    return timefmt.local_midnight(timezone, local_date - interval + timedelta(days=1))
 
 
 def queue_reminders(

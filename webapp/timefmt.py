@@ -7,7 +7,7 @@ the recipient's firm's timezone in their context (`outbox.queue_email`).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
@@ -29,6 +29,20 @@ STYLES = {
 def local_time(timezone: str, moment: datetime) -> datetime:
     """`moment` (aware) as the wall-clock time of `timezone`."""
     return moment.astimezone(ZoneInfo(timezone))
+
+
+def local_midnight(timezone: str, day: date) -> datetime:
+    """The instant (UTC) the local date `day` begins in `timezone`."""
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+
+
+def days_ago_in_words(moment: datetime, now: datetime, timezone: str) -> str:
+    """How many of the firm's local days ago `moment` was: "today", "yesterday",
+    "2 days ago" (calendar days on the firm's clock, not periods of 24 hours)."""
+    days = (local_time(timezone, now).date() - local_time(timezone, moment).date()).days
+    if days <= 0:
+        return "today"
+    return "yesterday" if days == 1 else f"{days} days ago"
 
 
 def firm_time(moment: datetime, timezone: str, fmt: str = DATE_TIME) -> str:
