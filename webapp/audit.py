@@ -18,6 +18,8 @@ class Action(StrEnum):
     MFA_RECOVERY_CODES_REGENERATED = "mfa.recovery_codes_regenerated"
     MFA_RECOVERY_CODE_USED = "mfa.recovery_code_used"
     MFA_REQUIRED_CHANGED = "mfa.required_changed"
+    MFA_REMINDER_SENT = "mfa.reminder_sent"  # an admin's reminder to one user
+    MFA_REMINDERS_SENT = "mfa.reminders_sent"  # an admin's reminder to everyone without MFA
     SIGNIN_SUCCEEDED = "signin.succeeded"
     SIGNIN_FAILED = "signin.failed"
     SIGNIN_MFA_FAILED = "signin.mfa_failed"

@@ -24,6 +24,8 @@ ACTION_LABELS: dict[str, str] = {
     Action.MFA_RECOVERY_CODES_REGENERATED: "New recovery codes made",
     Action.MFA_RECOVERY_CODE_USED: "Recovery code used",
     Action.MFA_REQUIRED_CHANGED: "MFA requirement changed",
+    Action.MFA_REMINDER_SENT: "MFA reminder sent",
+    Action.MFA_REMINDERS_SENT: "MFA reminder sent to everyone without MFA",
     Action.SIGNIN_SUCCEEDED: "Signed in",
     Action.SIGNIN_FAILED: "Sign-in refused",
     Action.SIGNIN_MFA_FAILED: "Wrong code",
@@ -134,6 +136,7 @@ def event_details(details: dict, timezone: str) -> list[str]:
         ],
         "grace_days": lambda value: [] if value is None else [f"grace period {_plural(value, 'day')}"],
         "users_with_deadline": lambda value: [f"{_plural(value, 'user')} given a deadline"],
+        "users": lambda value: [f"{_plural(value, 'user')} emailed"],
         "compliance_required": lambda value: [
             "NZ/AU compliance applies" if value else "NZ/AU compliance does not apply"
         ],

@@ -35,12 +35,29 @@ SORT_LABELS = {
     "last_sign_in": "Last sign-in",
 }
 FILTER_CHOICES = {
-    "mfa": {"": "Any MFA state", "off": "MFA not enabled", "on": "MFA enabled"},
+    "mfa": {
+        "": "Any MFA state",
+        "off": "MFA not enabled",
+        "on": "MFA enabled",
+        "overdue": "Past enrolment deadline",
+        "locked": "Locked out right now",
+    },
     "role": {"": "Any role", "admin": "Admins", "user": "Users"},
     "active": {"": "Active and inactive", "yes": "Active", "no": "Inactive"},
 }
 FILTER_LABELS = {"mfa": "MFA state", "role": "Role", "active": "Active"}
 BUILTIN_VIEWS = (("Users without MFA", UserFilter(mfa="off", active="yes").view_query()),)
+# The adoption panel's tiles: label, and the filter each applies to the list (active
+# users, as the tiles count).
+ADOPTION_TILES = {
+    "adoption": ("MFA adoption", UserFilter(mfa="on", active="yes").view_query()),
+    "without_mfa": ("Users without MFA", UserFilter(mfa="off", active="yes").view_query()),
+    "past_deadline": (
+        "Past enrolment deadline",
+        UserFilter(mfa="overdue", active="yes").view_query(),
+    ),
+    "locked_out": ("Locked out right now", UserFilter(mfa="locked", active="yes").view_query()),
+}
 
 
 class ViewOption(NamedTuple):
@@ -60,6 +77,7 @@ def view_options(views) -> list[ViewOption]:
             for view in views
         ),
     ]
+
 
 ACCOUNTING_LABELS = {
     AccountingLink.XERO.value: "Xero",

@@ -14,7 +14,7 @@ from sqlmodel import Session, func, select
 
 from webapp import user_search
 from webapp.csv_export import csv_chunks
-from webapp.models import User, search_key
+from webapp.models import User, search_key, utcnow
 from webapp.security import ascii_int
 from webapp.sso.policy import with_mfa, without_mfa
 
@@ -42,7 +42,8 @@ SORTS = {
 }
 # Each filter's values ("" for any); their labels are the form's (`admin.forms`).
 FILTER_VALUES = {
-    "mfa": ("", "off", "on"),
+    # "overdue": without MFA past the enrolment deadline; "locked": codes locked now.
+    "mfa": ("", "off", "on", "overdue", "locked"),
     "role": ("", "admin", "user"),
     "active": ("", "yes", "no"),
 }
@@ -113,16 +114,25 @@ class UserFilter:
         """The search folded as `User.search_key` is (case and accents dropped)."""
         return search_key(self.q).strip()
 
-    def conditions(self, system_id: int, counts_sso: bool = False) -> list:
+    def conditions(
+        self, system_id: int, counts_sso: bool = False, now: datetime | None = None
+    ) -> list:
         """SQL conditions for this filter inside one system (`counts_sso`: the
         firm counts a single sign-on as MFA, `webapp.sso.policy`)."""
+        now = now or utcnow()
         conditions = [User.system_id == system_id]
         needle = self.needle
         if needle:
             escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             conditions.append(User.search_key.like(f"%{escaped}%", escape="\\"))
-        if self.mfa:
-            conditions.append((with_mfa if self.mfa == "on" else without_mfa)(counts_sso))
+        if self.mfa == "on":
+            conditions.append(with_mfa(counts_sso))
+        elif self.mfa == "off":
+            conditions.append(without_mfa(counts_sso))
+        elif self.mfa == "overdue":
+            conditions += [without_mfa(counts_sso), User.mfa_deadline <= now]
+        elif self.mfa == "locked":
+            conditions.append(User.mfa_locked_until > now)
         if self.role:
             conditions.append(User.role == self.role)
         if self.active:
@@ -194,7 +204,9 @@ def mfa_totals(session: Session, system_id: int, counts_sso: bool = False) -> Mf
 
     active = User.active == sa.true()
     lacking = count(sa.and_(active, without_mfa(counts_sso)))
-    return MfaTotals(total=lacking + count(sa.and_(active, with_mfa(counts_sso))), without_mfa=lacking)
+    return MfaTotals(
+        total=lacking + count(sa.and_(active, with_mfa(counts_sso))), without_mfa=lacking
+    )
 
 
 def list_users(
