@@ -71,6 +71,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """One blueprint per area."""
+    from webapp.admin.reminders import bp as reminders_bp
     from webapp.admin.routes import bp as admin_bp
     from webapp.admin.sso import bp as sso_admin_bp
     from webapp.auth.routes import bp as auth_bp
@@ -86,15 +87,18 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(sso_bp)
     app.register_blueprint(sso_admin_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(reminders_bp)
 
 
 def register_template_filters(app: Flask) -> None:
-    """Filters and globals the templates share: `firm_time` (see `webapp.timefmt`);
-    `is_fragment()`, true when htmx asked for part of a page (dialogs open as modals)."""
+    """Filters and globals the templates share: `firm_time` and `days_ago` (see
+    `webapp.timefmt`); `is_fragment()`, true when htmx asked for part of a page
+    (dialogs open as modals)."""
     from webapp.htmx import wants_fragment
-    from webapp.timefmt import firm_time_filter
+    from webapp.timefmt import days_ago_filter, firm_time_filter
 
     app.add_template_filter(firm_time_filter, "firm_time")
+    app.add_template_filter(days_ago_filter, "days_ago")
     app.add_template_global(wants_fragment, "is_fragment")
 
 

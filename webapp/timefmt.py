@@ -87,3 +87,8 @@ def firm_time_filter(
     if moment is None:
         return ""
     return firm_time(moment, timezone or _current_timezone(), STYLES[style])
+
+
+def days_ago_filter(moment: datetime, now: datetime) -> str:
+    """Jinja's `days_ago`: `days_ago_in_words` on the signed-in user's firm's clock."""
+    return days_ago_in_words(moment, now, _current_timezone())

@@ -21,6 +21,7 @@ from webapp.accounts import FieldError
 from webapp.admin import audit_log as audit_log_service
 from webapp.admin import audit_view, saved_views, security_settings, user_edit, user_list
 from webapp.admin.forms import (
+    ADOPTION_TILES,
     BUILTIN_VIEWS,
     FILTER_CHOICES,
     FILTER_LABELS,
@@ -33,6 +34,7 @@ from webapp.admin.forms import (
     SystemForm,
     view_options,
 )
+from webapp.adoption.panel import adoption_panel
 from webapp.auth.decorators import admin_required
 from webapp.auth.sessions import current_system
 from webapp.csv_export import csv_download
@@ -71,10 +73,12 @@ def render_users(
         section="users",
         filter=user_filter,
         listing=listing,
-        # System-wide, outside the results block: fragments need not count it.
-        totals=None
-        if wants_fragment()
-        else user_list.mfa_totals(db.session, current_user.system_id, counts_sso),
+        # Firm-wide, outside the results block: fragments need not count it.
+        panel=None
+        if fragment
+        else adoption_panel(db.session, current_system(), utcnow(), counts_sso=counts_sso),
+        tiles=ADOPTION_TILES,
+        system=current_system(),
         counts_sso=counts_sso,
         now=utcnow(),
         builtin_views=BUILTIN_VIEWS,

@@ -158,6 +158,7 @@ LIST_COLUMNS = (
     User.mfa_deadline,
     User.last_sign_in_at,
     User.last_sign_in_method,
+    User.last_mfa_reminder_at,
 )
 
 

@@ -15,11 +15,19 @@ the figures change is not drawn again.
 from __future__ import annotations
 
 import functools
+import sys
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 import pygal
 from markupsafe import Markup
+
+# pygal puts a finder for its map plugins (which the chart does not use) at the
+# end of the import system's finders, one without `find_spec`: every import that
+# finds no module (an optional dependency tried) then warns with ImportWarning.
+sys.meta_path[:] = [
+    finder for finder in sys.meta_path if not isinstance(finder, pygal.PluginImportFixer)
+]
 
 WIDTH, HEIGHT = 640, 260
 # pygal's tree names its tags without a namespace (the root carries `xmlns`).

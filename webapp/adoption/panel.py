@@ -56,7 +56,8 @@ class Panel:
     first_data: date | None  # the first day with data (None: none at all)
     required_on: date | None  # enforcement switched on (local date), if it is on
     deadline_on: date | None  # its enrolment deadline (local date)
-    svg: Markup
+    description: str = ""  # the chart in words
+    svg: Markup = Markup()
 
     @property
     def rows(self) -> list[Day]:
@@ -98,9 +99,8 @@ def adoption_panel(session: Session, system: System, now: datetime, *, counts_ss
         first_data=with_data[0].day if with_data else None,
         required_on=required_on,
         deadline_on=deadline_on,
-        svg=Markup(),
     )
-    return _with_svg(panel)
+    return _with_svg(replace(panel, description=description(panel)))
 
 
 def _counts_of(snapshot) -> FirmCounts:
@@ -161,7 +161,7 @@ def _with_svg(panel: Panel) -> Panel:
     major = tuple(labels[index] for index in sorted(regular)) + tuple(marked.values())
     drawing = chart.Drawing(
         title="Users with MFA, last 90 days",
-        description=description(panel),
+        description=panel.description,
         labels=labels,
         major=major,
         markers=tuple(marked.values()),
