@@ -200,7 +200,13 @@ def edit_user(user_id: int):
             return edit_user_saved(user, saved_message(user, resetting))
     status = 422 if request.method == "POST" else 200
     return render_dialog(
-        "admin/edit_user.html", "edit-user", status=status, section="users", user=user, form=form
+        "admin/edit_user.html",
+        "edit-user",
+        status=status,
+        section="users",
+        user=user,
+        form=form,
+        now=utcnow(),
     )
 
 

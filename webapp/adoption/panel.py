@@ -156,7 +156,7 @@ def _with_svg(panel: Panel) -> Panel:
     regular = {
         index
         for index in range(len(panel.days) - 1, -1, -LABEL_EVERY)
-        if all(abs((panel.days[index].day - day).days) > 4 for day in marked)
+        if all(abs((panel.days[index].day - day).days) > LABEL_EVERY // 2 for day in marked)
     }
     major = tuple(labels[index] for index in sorted(regular)) + tuple(marked.values())
     drawing = chart.Drawing(

@@ -150,6 +150,21 @@ document.addEventListener("htmx:afterSettle", (event) => {
   }
 });
 
+// A control whose own element a swap replaced (a row's "Send reminder", its row
+// updated out of band): focus the control in the same place of the new element.
+let swapOrigin = null;
+document.addEventListener("htmx:beforeRequest", (event) => {
+  const element = event.detail.elt;
+  swapOrigin = element && element === document.activeElement ? { element, ...locate(element) } : null;
+});
+document.addEventListener("htmx:afterSettle", () => {
+  if (!swapOrigin || swapOrigin.element.isConnected) return;
+  if (document.querySelector("dialog:modal")) return;
+  const target = relocate(swapOrigin);
+  swapOrigin = null;
+  if (target && target !== document.body) target.focus({ preventScroll: true });
+});
+
 // --- Copy buttons ------------------------------------------------------------
 // data-copy names the element whose text goes to the clipboard (one line per
 // list item, so recovery codes paste one per line).
