@@ -78,7 +78,8 @@ def render_digest(run: DigestRun) -> tuple[str, tuple[str, str]]:
         more=run.listed_total - len(run.listed),
         total=run.total,
         adoption=round(100 * adopted / run.total),
-        list_url=f"{base_url}/admin/users?{ADMIN_LIST_FILTER[run.kind]}",
+        # The list, filtered, under the adoption panel (its trend and reminders).
+        list_url=f"{base_url}/admin/users?{ADMIN_LIST_FILTER[run.kind]}#adoption",
         compliance=run.compliance,
         reminders_sent=run.reminders_sent,
         local_date=run.local_date,
