@@ -6,14 +6,16 @@ The pages share one app and server (they read; each test makes users of its own)
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from playwright.sync_api import expect
 
 from tests import mfa_support
 from tests.browser.conftest import browser_page, browser_sign_in, check_page, wait_for_htmx
 from tests.mfa_support import SECRET, enable_mfa
-from webapp.models import AuditEvent, System, User
+from webapp.models import AdoptionSnapshot, AuditEvent, System, User
 
 clock = mfa_support.clock  # the fixture, under its own name
 
@@ -211,3 +213,55 @@ def test_a_user_sees_their_own_name_in_the_toolbar(site, site_page):
         session.commit()
     browser_sign_in(site_page, people["zoe"].email)
     check_page(site_page, "My Profile with a long name", widths=(320,))
+
+
+def test_the_adoption_panel_and_its_reminders(site, site_page, clock):
+    """The panel with 60 days of snapshots, enforcement marked, its table open;
+    then "Send reminder" on a row, in place, twice."""
+    firm, people = make_firm(site, name="Panel Law")
+    today = datetime.now(UTC).astimezone(ZoneInfo(firm.timezone)).date()
+    with site.session() as session:
+        system = session.get(System, firm.id)
+        system.mfa_required, system.mfa_grace_days = True, 14
+        system.mfa_required_since = datetime.now(UTC) - timedelta(days=30)
+        session.add(system)
+        for ago in range(1, 61):
+            mfa = 2 if ago < 20 else 1
+            session.add(
+                AdoptionSnapshot(
+                    system_id=firm.id,
+                    local_date=today - timedelta(days=ago),
+                    active_users=3,
+                    with_mfa=mfa,
+                    with_app=mfa,
+                    with_passkey=0,
+                    with_sso=0,
+                    without_mfa=3 - mfa,
+                    past_deadline=0,
+                )
+            )
+        session.commit()
+    page = site_page
+    sign_in_with_code(page, clock, people["admin"].email)
+    page.goto("/admin/users")
+    panel = page.get_by_role("region", name="MFA adoption")
+    expect(panel.get_by_role("img", name="Users with MFA, last 90 days")).to_be_visible()
+    check_page(page, "Users & permissions with the adoption panel")
+    panel.get_by_text("Adoption by day (table)").click()
+    expect(panel.get_by_role("cell", name="Today")).to_be_visible()
+    check_page(page, "the adoption panel's table")
+
+    wait_for_htmx(page)
+    page.evaluate("window.__marker = 1")
+    zoe = page.get_by_role("row", name=people["zoe"].display_name)
+    zoe.get_by_role("button", name="Send reminder").click()
+    expect(page.locator("#flash")).to_have_text("Reminder sent to Zoë Brown.")
+    expect(zoe).to_contain_text("Reminded today")
+    expect(zoe.get_by_role("button", name="Send reminder")).to_be_focused()
+    zoe.get_by_role("button", name="Send reminder").click()
+    expect(page.locator("#flash")).to_contain_text("Zoë Brown was already reminded today, at")
+    assert page.evaluate("window.__marker") == 1  # no page load
+
+    panel.get_by_role("link", name="Users without MFA").click()
+    expect(page).to_have_url(re.compile(r"/admin/users\?mfa=off&active=yes"))
+    expect(page.get_by_role("row", name=people["jose"].display_name)).to_have_count(0)
