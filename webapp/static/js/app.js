@@ -53,13 +53,22 @@ function controlsIn(root) {
 function locate(element) {
   const anchor = element.id ? element : element.parentElement.closest("[id]");
   if (!anchor) return {};
-  return { anchorId: anchor.id, index: element === anchor ? -1 : controlsIn(anchor).indexOf(element) };
+  return {
+    anchorId: anchor.id,
+    index: element === anchor ? -1 : controlsIn(anchor).indexOf(element),
+    // The same control is found by its kind and words first: the new element
+    // may have gained or lost controls ("Send reminder" once MFA is reset).
+    tag: element.tagName,
+    text: element.textContent.trim(),
+  };
 }
 
 function relocate(opener) {
   const anchor = opener.anchorId ? document.getElementById(opener.anchorId) : null;
   if (!anchor || opener.index === -1) return anchor;
-  return controlsIn(anchor)[opener.index] || null;
+  const controls = controlsIn(anchor);
+  const same = controls.filter((c) => c.tagName === opener.tag && c.textContent.trim() === opener.text);
+  return (same.length === 1 ? same[0] : controls[opener.index]) || null;
 }
 
 function restoreFocus(dialog) {
@@ -150,12 +159,14 @@ document.addEventListener("htmx:afterSettle", (event) => {
   }
 });
 
-// A control whose own element a swap replaced (a row's "Send reminder", its row
-// updated out of band): focus the control in the same place of the new element.
+// The focused control's element replaced by a swap (a row's "Send reminder",
+// its row updated out of band): focus the control in the same place of the new one.
 let swapOrigin = null;
-document.addEventListener("htmx:beforeRequest", (event) => {
-  const element = event.detail.elt;
-  swapOrigin = element && element === document.activeElement ? { element, ...locate(element) } : null;
+document.addEventListener("htmx:beforeRequest", () => {
+  const element = document.activeElement;
+  // Dialogs return focus their own way (restoreFocus).
+  const plain = element && element !== document.body && !element.closest("dialog");
+  swapOrigin = plain ? { element, ...locate(element) } : null;
 });
 document.addEventListener("htmx:afterSettle", () => {
   if (!swapOrigin || swapOrigin.element.isConnected) return;
