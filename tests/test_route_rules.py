@@ -45,6 +45,8 @@ RULES = {
     "sso_admin.secret": (ADMIN, "POST", "/admin/security/sso/secret"),
     "sso_admin.test_sign_in": (ADMIN, "POST", "/admin/security/sso/test"),
     "sso_admin.requirement": (ADMIN, "POST", "/admin/security/sso/requirement"),
+    "reminders.remind": (ADMIN, "POST", "/admin/reminders"),
+    "reminders.remind_everyone": (ADMIN, "POST", "/admin/reminders/everyone"),
     "sso.start": (PUBLIC, "GET", "/sign-in/sso"),
     "sso.callback": (PUBLIC, "GET", "/sign-in/sso/callback"),
     "admin.audit_csv": (ADMIN, "GET", "/admin/audit.csv"),

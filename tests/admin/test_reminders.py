@@ -108,12 +108,11 @@ def test_who_needs_no_reminder_gets_none(app, admin_client, session, firm):
     assert reminded(session) == []
     # Another firm's user is not there at all.
     assert remind(admin_client, firm["outsider"]).status_code == 404
-    assert (
-        admin_client.post_form(
-            "/admin/reminders", {"user": "x1"}, token_from="/admin/users"
-        ).status_code
-        == 404
-    )
+    for bad in ("x1", "", "99999999999999999999"):  # not an id: refused as bad input
+        response = admin_client.post_form(
+            "/admin/reminders", {"user": bad}, token_from="/admin/users"
+        )
+        assert response.status_code == 400
     assert reminded(session) == []
 
 

@@ -63,21 +63,18 @@ def remind_one(user: User) -> str:
     if sent:
         return f"Reminder sent to {name}."
     when = timefmt.firm_time(user.last_mfa_reminder_at, system.timezone, timefmt.STYLES["time"])
-    return (
-        f"{name} was already reminded today, at {when}. "
-        "A user gets at most one reminder a day."
-    )
+    return f"{name} was already reminded today, at {when}. A user gets at most one reminder a day."
 
 
 @bp.route("", methods=["POST"])
 @admin_required
 def remind():
     user_id = ascii_int(request.form.get("user", ""))
-    user = None
-    if user_id is not None and user_id <= MAX_ROW_ID:
-        user = find_user(db.session, current_user.system_id, user_id)
+    if user_id is None or user_id > MAX_ROW_ID:
+        abort(400)  # not a user's id at all
+    user = find_user(db.session, current_user.system_id, user_id)
     if user is None:
-        abort(404)
+        abort(404)  # not a user of the admin's firm
     message = remind_one(user)
     if wants_fragment():
         # The row (and Edit user, if it is open) shows when the reminder went.
