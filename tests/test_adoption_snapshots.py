@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from tests.heads_up_helpers import add_admin, add_users, set_rule, tick
 from tests.sql_counting import recorded_sql
+from tests.test_sso_counting import set_sso
 from webapp.models import AdoptionSnapshot, AuditEvent, System
 
 # 09:00 in Auckland (NZDT, UTC+13) on Friday 27 November 2026.
@@ -180,3 +181,34 @@ def test_users_added_after_the_first_snapshot_are_counted_from_their_first_day(
     add_users(session, firm, ["New Starter"])
     tick(app, session, MORNING_IN_AUCKLAND + timedelta(days=1))
     assert [row.active_users for row in snapshots(session, firm).values()] == [0, 1]
+
+
+def test_single_sign_on_counts_from_a_user_s_first_one_in_the_log(app, session, factory):
+    """Under "SSO or MFA" a sign-in through the firm's provider counts as MFA:
+    Sam's first was three days ago; before it, Sam had none."""
+    firm = factory.system("Rimu Law", timezone="Pacific/Auckland")
+    system = session.get(System, firm.id)
+    system.created_at = MORNING_IN_AUCKLAND - timedelta(days=10)
+    session.add(system)
+    set_sso(app, session, firm, "sso_or_mfa")
+    [sam] = add_users(
+        session, firm, ["Sam Sso"], last_sign_in_method="sso", created_at=system.created_at
+    )
+    add_users(session, firm, ["Pat Password"], created_at=system.created_at)
+    for days in (3, 1):
+        session.add(
+            AuditEvent(
+                system_id=firm.id,
+                subject_id=sam.id,
+                action="auth.sso_sign_in",
+                created_at=MORNING_IN_AUCKLAND - timedelta(days=days),
+            )
+        )
+    session.commit()
+    tick(app, session, MORNING_IN_AUCKLAND)
+    rows = snapshots(session, firm)
+    counts = {day: (row.with_mfa, row.with_sso, row.with_app) for day, row in rows.items()}
+    assert counts[date(2026, 11, 27)] == (1, 1, 0)
+    assert counts[date(2026, 11, 24)] == (1, 1, 0)  # the day of the first
+    assert counts[date(2026, 11, 23)] == (0, 0, 0)
+    assert counts[date(2026, 11, 17)] == (0, 0, 0)
