@@ -87,8 +87,12 @@ def backfill(
         session.execute(sa.select(System.id, System.created_at).where(System.id.in_(ids))).all()
     )
     windows = {run.system_id: (first_day(run, created[run.system_id], now), run) for run in runs}
+    # A firm created today (or a log that keeps nothing older) has no day to replay.
+    windows = {key: (first, run) for key, (first, run) in windows.items() if first < run.local_date}
+    if not windows:
+        return 0
     start = min(timefmt.local_midnight(run.timezone, first) for first, run in windows.values())
-    changes, firm_of = _changes(session, ids, start)
+    changes, firm_of = _changes(session, list(windows), start)
     rows = []
     for system_id, (first, run) in windows.items():
         rows.extend(_replay(run, first, counts[system_id], changes[system_id], firm_of, now))
