@@ -12,6 +12,7 @@ from sqlmodel import select
 from tests.heads_up_helpers import add_admin, add_users, set_rule, tick
 from tests.sql_counting import recorded_sql
 from tests.test_sso_counting import set_sso
+from webapp import retention
 from webapp.models import AdoptionSnapshot, AuditEvent, System
 
 # 09:00 in Auckland (NZDT, UTC+13) on Friday 27 November 2026.
@@ -212,3 +213,28 @@ def test_single_sign_on_counts_from_a_user_s_first_one_in_the_log(app, session, 
     assert counts[date(2026, 11, 24)] == (1, 1, 0)  # the day of the first
     assert counts[date(2026, 11, 23)] == (0, 0, 0)
     assert counts[date(2026, 11, 17)] == (0, 0, 0)
+
+
+@pytest.mark.parametrize("app_overrides", [{"AUDIT_RETENTION_DAYS": 30}])
+def test_snapshots_are_kept_as_long_as_the_audit_log(app, session, factory):
+    firm = factory.system("Kauri & Co", timezone="Pacific/Auckland")
+    today = date(2026, 11, 27)
+    for ago in (32, 31, 30, 1):
+        session.add(
+            AdoptionSnapshot(
+                system_id=firm.id,
+                local_date=today - timedelta(days=ago),
+                **dict.fromkeys(("active_users", "with_mfa", "with_app"), 1),
+                **dict.fromkeys(("with_passkey", "with_sso", "without_mfa"), 0),
+            )
+        )
+    session.commit()
+    with app.app_context():
+        for _ in retention.steps(session, MORNING_IN_AUCKLAND, app.config):
+            session.commit()
+    # 30 days before the morning (20:00 UTC on 26 Nov) is 27 Oct: the day before goes.
+    assert list(snapshots(session, firm)) == [
+        today - timedelta(days=31),
+        today - timedelta(days=30),
+        today - timedelta(days=1),
+    ]

@@ -89,6 +89,7 @@ def firm_time_filter(
     return firm_time(moment, timezone or _current_timezone(), STYLES[style])
 
 
-def days_ago_filter(moment: datetime, now: datetime) -> str:
-    """Jinja's `days_ago`: `days_ago_in_words` on the signed-in user's firm's clock."""
-    return days_ago_in_words(moment, now, _current_timezone())
+def days_ago_filter(moment: datetime, now: datetime | None = None) -> str:
+    """Jinja's `days_ago`: `days_ago_in_words` on the signed-in user's firm's clock
+    (`now` by default: a list passes its one `now` to every row)."""
+    return days_ago_in_words(moment, now or datetime.now(UTC), _current_timezone())

@@ -200,13 +200,7 @@ def edit_user(user_id: int):
             return edit_user_saved(user, saved_message(user, resetting))
     status = 422 if request.method == "POST" else 200
     return render_dialog(
-        "admin/edit_user.html",
-        "edit-user",
-        status=status,
-        section="users",
-        user=user,
-        form=form,
-        now=utcnow(),
+        "admin/edit_user.html", "edit-user", status=status, section="users", user=user, form=form
     )
 
 

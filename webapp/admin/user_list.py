@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from datetime import datetime
 from urllib.parse import parse_qs, urlencode
 
 import sqlalchemy as sa

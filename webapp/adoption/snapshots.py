@@ -84,7 +84,7 @@ def firms_without_history(session: Session, runs: list[FirmDay]) -> list[FirmDay
 
 def recent(session: Session, system_id: int, today: date) -> dict[date, AdoptionSnapshot]:
     """The firm's snapshots of the chart's days before `today`, by date: one
-    range read of the primary key."""
+    range read of the unique (firm, date) index."""
     first = today - timedelta(days=CHART_DAYS - 1)
     rows = session.execute(
         sa.select(AdoptionSnapshot).where(

@@ -5,7 +5,8 @@ Revises: 0006_retention
 Create Date: 2026-12-01 09:00:00
 
 One row per firm and local date, written by the daily run (README, "Adoption
-panel"); the panel reads 90 of them by the primary key. Two indexes let it
+panel"); the panel reads 90 of them by its unique (firm, date) index, retention
+finds old ones by date. Two indexes on users let the panel
 count users past their enrolment deadline, not reminded today, and locked out,
 without reading the users table.
 """
@@ -37,6 +38,7 @@ USER_INDEXES = {
 def upgrade() -> None:
     op.create_table(
         "adoption_snapshots",
+        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("system_id", sa.Integer(), nullable=False),
         sa.Column("local_date", sa.Date(), nullable=False),
         sa.Column("active_users", sa.Integer(), nullable=False),
@@ -51,8 +53,10 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["system_id"], ["systems.id"], name=op.f("fk_adoption_snapshots_system_id_systems")
         ),
-        sa.PrimaryKeyConstraint("system_id", "local_date", name=op.f("pk_adoption_snapshots")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_adoption_snapshots")),
+        sa.UniqueConstraint("system_id", "local_date", name="uq_adoption_snapshots_system_date"),
     )
+    op.create_index("ix_adoption_snapshots_local_date", "adoption_snapshots", ["local_date"])
     for name, columns in USER_INDEXES.items():
         op.create_index(name, "users", list(columns))
 
@@ -60,4 +64,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     for name in reversed(USER_INDEXES):
         op.drop_index(name, table_name="users")
+    op.drop_index("ix_adoption_snapshots_local_date", table_name="adoption_snapshots")
     op.drop_table("adoption_snapshots")
