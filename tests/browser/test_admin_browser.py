@@ -54,6 +54,9 @@ def test_sorting_by_a_header_keeps_the_search(page, factory):
     rows = page.locator("table.users tbody tr")
     expect(rows).to_have_count(2)
     page.get_by_role("link", name="Email").click()
+    # The sorted table is in once its header carries the arrow; typing before
+    # that would race the swap (both orders put Zoe Young first).
+    expect(page.get_by_role("link", name="Email ▲")).to_be_visible()
     expect(rows.first).to_contain_text("Zoe Young")
     page.get_by_label("Search users").press_sequentially(" y", delay=30)
     expect(rows).to_have_count(1)
