@@ -25,7 +25,7 @@ def make_firm(site, name="Harbour & Quay Law", **system):
     firm = site.factory.system(name=site.unique_name(name), **system)
     people = {
         "admin": site.factory.user(
-            firm, site.unique("ann@harbour.example"), "Ann Admin", admin=True
+            firm, site.unique("ann.administrator@harbourquay.example"), "Ann Admin", admin=True
         ),
         "jose": site.factory.user(firm, site.unique("jose@harbour.example"), "José Álvarez"),
         "zoe": site.factory.user(firm, site.unique("zoe@harbour.example"), "Zoë Brown"),
