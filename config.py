@@ -38,6 +38,7 @@ ENVIRONMENT = {
     "REDIS_URL": ("REDIS_URL", str),
     "MFA_ENCRYPTION_KEYS": ("MFA_ENCRYPTION_KEYS", _keys),
     "BASE_URL": ("BASE_URL", str),
+    "WEBAUTHN_RP_ID": ("WEBAUTHN_RP_ID", str),
     "MAIL_SERVER": ("MAIL_SERVER", str),
     "MAIL_PORT": ("MAIL_PORT", int),
     "MAIL_USERNAME": ("MAIL_USERNAME", str),
@@ -87,6 +88,9 @@ class Config:
 
     # Public base URL used in emails (links to the admin list and My Profile).
     BASE_URL = "http://127.0.0.1:5000"
+    # Passkeys: the WebAuthn relying party id (empty: BASE_URL's host). Ceremonies
+    # are accepted from BASE_URL's origin only; an IP address cannot be one.
+    WEBAUTHN_RP_ID = ""
 
     MAIL_SERVER = ""
     MAIL_PORT = 25

@@ -77,12 +77,14 @@ def register_blueprints(app: Flask) -> None:
     from webapp.auth.routes import bp as auth_bp
     from webapp.health import bp as health_bp
     from webapp.mfa.routes import bp as mfa_bp
+    from webapp.passkeys.routes import bp as passkeys_bp
     from webapp.security import register_converters
     from webapp.sso.routes import bp as sso_bp
 
     register_converters(app)
     app.register_blueprint(auth_bp)
     app.register_blueprint(mfa_bp)
+    app.register_blueprint(passkeys_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(sso_bp)
     app.register_blueprint(sso_admin_bp)

@@ -20,6 +20,11 @@ class Action(StrEnum):
     MFA_REQUIRED_CHANGED = "mfa.required_changed"
     MFA_REMINDER_SENT = "mfa.reminder_sent"  # an admin's reminder to one user
     MFA_REMINDERS_SENT = "mfa.reminders_sent"  # an admin's reminder to everyone without MFA
+    PASSKEY_ADDED = "passkey.added"
+    PASSKEY_RENAMED = "passkey.renamed"
+    PASSKEY_REMOVED = "passkey.removed"
+    PASSKEY_USED = "passkey.used"  # a sign-in (or proof) made with a passkey
+    PASSKEY_COUNTER_REGRESSED = "passkey.counter_regressed"  # refused: a possible clone
     SIGNIN_SUCCEEDED = "signin.succeeded"
     SIGNIN_FAILED = "signin.failed"
     SIGNIN_MFA_FAILED = "signin.mfa_failed"

@@ -20,6 +20,7 @@ from webapp import user_search
 from webapp.adoption.models import AdoptionSnapshot, SnapshotSource
 from webapp.expiry import expires
 from webapp.model_base import UTCDateTime, utc_column, utcnow
+from webapp.passkeys.models import Ceremony, Passkey, PasskeyChallenge
 from webapp.records import FINISHED_EMAIL, AuditEvent, EmailStatus, OutboundEmail
 from webapp.sso.models import (
     SSO_METHODS,
@@ -35,8 +36,11 @@ from webapp.sso.models import (
 __all__ = [
     "FINISHED_EMAIL",
     "AuditEvent",
+    "Ceremony",
     "EmailStatus",
     "OutboundEmail",
+    "Passkey",
+    "PasskeyChallenge",
     "SSO_METHODS",
     "AdoptionSnapshot",
     "SignInMethod",

@@ -27,6 +27,11 @@ ACTION_LABELS: dict[str, str] = {
     Action.MFA_REMINDER_SENT: "MFA reminder sent",
     Action.MFA_REMINDERS_SENT: "MFA reminder sent to everyone without MFA",
     Action.SIGNIN_SUCCEEDED: "Signed in",
+    Action.PASSKEY_ADDED: "Passkey added",
+    Action.PASSKEY_RENAMED: "Passkey renamed",
+    Action.PASSKEY_REMOVED: "Passkey removed",
+    Action.PASSKEY_USED: "Passkey used",
+    Action.PASSKEY_COUNTER_REGRESSED: "Passkey refused: possible copy",
     Action.SIGNIN_FAILED: "Sign-in refused",
     Action.SIGNIN_MFA_FAILED: "Wrong code",
     Action.SIGNIN_MFA_REPLAY: "Code used twice",
@@ -76,6 +81,8 @@ def action_label(action: str) -> str:
 
 def event_label(action: str, details: dict) -> str:
     """The label of one event: the action, named by its step where it has one."""
+    if action == Action.SIGNIN_MFA_FAILED and details.get("where") == "sign_in_passkey":
+        return "Passkey refused at sign-in"
     step = CODE_STEPS.get(details.get("where", ""))
     if action in LABELS_BY_STEP and step:
         return LABELS_BY_STEP[action].format(step=step)
@@ -124,6 +131,10 @@ def event_details(details: dict, timezone: str) -> list[str]:
             "wrong password" if value == "password" else "the account is turned off"
         ],
         "failures_in_a_row": lambda value: [f"{_plural(value, 'wrong code')} in a row"],
+        "passkey": lambda value: [f"passkey “{value}”"],
+        "old_name": lambda value: [f"was “{value}”"],
+        "stored_count": lambda value: [f"counter {value} before"],
+        "sign_count": lambda value: [f"counter {value} now"],
         "left": lambda value: [f"{_plural(value, 'recovery code')} left"],
         "lock_number": lambda value: [f"lock {value} in a row"],
         "locked_until": lambda value: [f"locked until {when(value)}"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, flash, redirect, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, request, url_for
 from flask_login import current_user
 
 from webapp.auth import pending, services, sessions
@@ -14,6 +14,8 @@ from webapp.htmx import render_page
 from webapp.mfa import enforcement, throttle, totp
 from webapp.mfa import services as mfa
 from webapp.models import SignInMethod, System, User, utcnow
+from webapp.passkeys import services as passkeys
+from webapp.passkeys.forms import CeremonyForm
 from webapp.sso.policy import policy_for
 
 SIGN_IN_FAILED = "The email or password is incorrect."
@@ -21,6 +23,7 @@ SIGN_IN_EXPIRED = "Your sign-in expired. Please sign in again."
 # Per client (IP); the code routes use throttle.CODE_RATE_LIMIT.
 SIGN_IN_LIMIT = "10 per minute; 100 per hour"
 RECOVERY_WRONG = "That recovery code is not right or was already used."
+PASSKEY_REFUSED = "That passkey was not accepted. Try again, or use another way to sign in."
 # Shown only after the right password, so it tells nothing to someone guessing.
 SSO_ONLY = (
     "Your firm signs in with single sign-on only. "
@@ -93,6 +96,53 @@ def recovery():
     return code_step(RecoveryForm, "auth/recovery.html", check)
 
 
+@bp.route("/sign-in/passkey/options", methods=["POST"])
+@limiter.limit(passkeys.OPTIONS_LIMIT)
+def passkey_options():
+    """ "Use a passkey": the ceremony's options for the pending user, as JSON."""
+    now = utcnow()
+    step = pending.pending_step(db.session, now)
+    if step is None:
+        return jsonify(error=SIGN_IN_EXPIRED), 409
+    return jsonify(passkeys.second_step_options(db.session, step.user, now))
+
+
+@bp.route("/sign-in/passkey", methods=["POST"])
+@limiter.shared_limit(throttle.CODE_RATE_LIMIT, scope="code")
+def passkey_step():
+    """The second step with a passkey: the code step's rules (pending sign-in,
+    throttle, single use), the passkey checked in place of a code."""
+    now = utcnow()
+    step = pending.pending_step(db.session, now)
+    if step is None:
+        flash(SIGN_IN_EXPIRED, "error")
+        return redirect(url_for("auth.sign_in"))
+    form = CeremonyForm()
+    if form.validate_on_submit():
+        result = passkeys.check_second_step(db.session, step.user, form.credential.data, now)
+        signed_in = finish_step(step, result, now)
+        if signed_in is not None:
+            return signed_in
+        if result.outcome is not mfa.Outcome.LOCKED:
+            flash(PASSKEY_REFUSED, "error")
+    # Back to the code step, which shows the message (or the lock).
+    return redirect(url_for("auth.verify"), 303)
+
+
+def finish_step(step: pending.PendingStep, result: mfa.CodeCheck, now: datetime):
+    """After an accepted second step: the pending step used up (once), then the
+    sign-in. None when the check refused."""
+    if not result.accepted:
+        return None
+    if not pending.consume(db.session, now):
+        flash(SIGN_IN_EXPIRED, "error")
+        return redirect(url_for("auth.sign_in"))
+    notice = None
+    if result.recovery_codes_left is not None:
+        notice = recovery_codes_left_message(result.recovery_codes_left)
+    return finish_sign_in(step.user, pending.next_target(), notice, pending.sign_in_method())
+
+
 def code_step(form_class, template: str, check):
     """The second step: a code (or recovery code) for the pending user only.
 
@@ -111,14 +161,9 @@ def code_step(form_class, template: str, check):
     status = 200
     if form.validate_on_submit():
         result = check(step, form.code.data, now)
-        if result.accepted and pending.consume(db.session, now):
-            notice = None
-            if result.recovery_codes_left is not None:
-                notice = recovery_codes_left_message(result.recovery_codes_left)
-            return finish_sign_in(user, pending.next_target(), notice, pending.sign_in_method())
-        if result.accepted:
-            flash(SIGN_IN_EXPIRED, "error")
-            return redirect(url_for("auth.sign_in"))
+        signed_in = finish_step(step, result, now)
+        if signed_in is not None:
+            return signed_in
         if result.outcome is mfa.Outcome.LOCKED:
             status = 429
         else:
@@ -140,6 +185,8 @@ def code_step(form_class, template: str, check):
         form=form,
         # The app lists the account under the names its QR code gave it.
         account=totp.AppAccount.of(system.name, user.email),
+        has_app=step.credential is not None and step.credential.confirmed,
+        has_passkey=passkeys.count_of(db.session, user) > 0,
         locked=mfa.locked_message(locked_until, system.timezone, now) if locked_until else None,
     )
 

@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import Length, StopValidation, ValidationError
 
-from webapp.mfa.services import is_recovery_code_shaped
+from webapp.mfa.recovery import is_recovery_code_shaped
 
 DIGITS = re.compile(r"^[0-9]*$")
 

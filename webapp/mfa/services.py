@@ -4,7 +4,6 @@ throttle), recovery codes, and turning MFA off (shared with the admin reset).
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,18 +12,19 @@ from enum import StrEnum
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, delete, func, select
+from sqlmodel import Session, delete, select
 
 from webapp import audit, outbox, timefmt
 from webapp.audit import Action
 from webapp.crypto import decrypt_secret, encrypt_secret, hash_recovery_code
 from webapp.mfa import throttle, totp
-from webapp.models import PendingSignIn, RecoveryCode, TotpCredential, User
-
-RECOVERY_CODE_COUNT = 10
-# No 0/o, 1/l/i: the codes are read off paper and typed back.
-RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
-RECOVERY_CODE_PATTERN = re.compile(rf"^[{RECOVERY_ALPHABET}]{{10}}$")
+from webapp.mfa.recovery import (
+    is_recovery_code_shaped,
+    normalize_recovery_code,
+    recovery_codes_left,
+    replace_recovery_codes,
+)
+from webapp.models import Passkey, PendingSignIn, RecoveryCode, TotpCredential, User
 
 
 class Outcome(StrEnum):
@@ -66,15 +66,6 @@ class EnrolmentError(Exception):
         self.expired = expired
         self.locked_until = locked_until
         self.first_code_right = first_code_right
-
-
-def normalize_recovery_code(code: str) -> str:
-    """Recovery codes are typed with or without the dash, in any case."""
-    return code.replace("-", "").replace(" ", "").strip().lower()
-
-
-def is_recovery_code_shaped(code: str) -> bool:
-    return bool(RECOVERY_CODE_PATTERN.match(normalize_recovery_code(code)))
 
 
 # --- enrolment --------------------------------------------------------------
@@ -194,21 +185,34 @@ def _enable(
     if not confirmed:
         # Another tab saved first; its recovery codes must stay the valid ones.
         raise EnrolmentError("Multi-factor authentication is already enabled.")
-    user.mfa_enabled = True
-    user.mfa_enabled_at = now
-    user.mfa_deadline = None
-    codes = replace_recovery_codes(session, user, now)
-    _record_own_change(
+    codes = turn_on(session, user, now)
+    record_own_change(
         session, user, Action.MFA_ENABLED, "mfa_enabled", "Multi-factor authentication is on", now
     )
     return codes
 
 
-def _record_own_change(
-    session: Session, user: User, action: Action, template: str, subject: str, now: datetime
+def turn_on(session: Session, user: User, now: datetime) -> list[str]:
+    """MFA on with the user's first method (the app or a passkey): the flags
+    the lists and jobs read, and new recovery codes, returned to be shown once."""
+    user.mfa_enabled = True
+    user.mfa_enabled_at = now
+    user.mfa_deadline = None
+    return replace_recovery_codes(session, user, now)
+
+
+def record_own_change(
+    session: Session,
+    user: User,
+    action: Action,
+    template: str,
+    subject: str,
+    now: datetime,
+    **details,
 ) -> None:
-    """Audit a change the user made to their own MFA, and email them about it."""
-    audit.record(session, action, actor=user, subject=user)
+    """Audit a change the user made to their own MFA, and email them about it
+    (`details` go into the audit event and the email's template)."""
+    audit.record(session, action, actor=user, subject=user, **details)
     outbox.queue_email(
         session,
         kind=template,
@@ -219,6 +223,7 @@ def _record_own_change(
         system_id=user.system_id,
         user=user,
         when=now,
+        **details,
     )
 
 
@@ -234,30 +239,6 @@ def locked_message(locked_until: datetime | None, timezone: str, now: datetime) 
 
 
 # --- recovery codes ---------------------------------------------------------
-
-
-def _new_recovery_code() -> str:
-    raw = "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(10))
-    return f"{raw[:5]}-{raw[5:]}"
-
-
-def replace_recovery_codes(session: Session, user: User, now: datetime) -> list[str]:
-    """Replace the user's recovery codes with 10 new ones (stored hashed); return them."""
-    session.exec(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
-    codes = [_new_recovery_code() for _ in range(RECOVERY_CODE_COUNT)]
-    for code in codes:
-        session.add(
-            RecoveryCode(user_id=user.id, code_hash=hash_recovery_code(code), created_at=now)
-        )
-    return codes
-
-
-def recovery_codes_left(session: Session, user: User) -> int:
-    return session.exec(
-        select(func.count())
-        .select_from(RecoveryCode)
-        .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
-    ).one()
 
 
 def regenerate_recovery_codes(session: Session, user: User, code: str, now: datetime):
@@ -295,14 +276,14 @@ def check_totp(
     `credential`: the user's, when the caller has already read it.
     """
     if not throttle.take_attempt(session, user, now):
-        return _locked(user, now)
+        return locked_check(user, now)
     if credential is None:
         credential = credential_of(session, user)
     step = None
     if credential is not None and credential.confirmed:
         step = totp.matching_step(decrypt_secret(credential.secret_encrypted), code, now)
     if step is None:
-        return _wrong(session, user, now, where=where)
+        return failed_check(session, user, now, where=where)
     table = TotpCredential.__table__
     claimed = session.execute(
         sa.update(table)
@@ -313,7 +294,7 @@ def check_totp(
         audit.record(
             session, Action.SIGNIN_MFA_REPLAY, actor=user, subject=user, where=where, step=step
         )
-        return _wrong(session, user, now, where=where, outcome=Outcome.REPLAY)
+        return failed_check(session, user, now, where=where, outcome=Outcome.REPLAY)
     throttle.clear(user)
     return CodeCheck(Outcome.ACCEPTED)
 
@@ -323,7 +304,7 @@ def check_recovery_code(
 ) -> CodeCheck:
     """Accept an unused recovery code once (marked used with a conditional UPDATE)."""
     if not throttle.take_attempt(session, user, now):
-        return _locked(user, now)
+        return locked_check(user, now)
     table = RecoveryCode.__table__
     used = session.execute(
         sa.update(table)
@@ -335,7 +316,7 @@ def check_recovery_code(
         .values(used_at=now)
     ).rowcount
     if not used:
-        return _wrong(session, user, now, where=where)
+        return failed_check(session, user, now, where=where)
     left = recovery_codes_left(session, user)
     throttle.clear(user)  # after the count's query, so it is written with the sign-in
     audit.record(
@@ -344,12 +325,12 @@ def check_recovery_code(
     return CodeCheck(Outcome.ACCEPTED, recovery_codes_left=left)
 
 
-def _locked(user: User, now: datetime) -> CodeCheck:
+def locked_check(user: User, now: datetime) -> CodeCheck:
     """The attempt was not counted: the user is locked (or out of attempts)."""
     return CodeCheck(Outcome.LOCKED, locked_until=throttle.current_lock(user, now))
 
 
-def _wrong(
+def failed_check(
     session: Session, user: User, now: datetime, *, where: str, outcome: Outcome = Outcome.WRONG
 ) -> CodeCheck:
     """A counted attempt failed: audited, and maybe the one that locks."""
@@ -371,19 +352,20 @@ def deactivate(session: Session, user: User, code: str, now: datetime) -> CodeCh
     if not check.accepted:
         return check
     remove_mfa(session, user)
-    _record_own_change(
+    record_own_change(
         session, user, Action.MFA_DISABLED, "mfa_disabled", "Multi-factor authentication is off", now
     )
     return check
 
 
 def remove_mfa(session: Session, user: User) -> None:
-    """Turn MFA off for `user`: delete the TOTP credential and recovery codes,
+    """Turn MFA off for `user`: delete every method (app, passkeys) and recovery codes,
     drop pending code steps, clear the wrong-code throttle, and end every
     session of theirs. The caller audits and emails.
     """
     session.exec(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     session.exec(delete(TotpCredential).where(TotpCredential.user_id == user.id))
+    session.exec(delete(Passkey).where(Passkey.user_id == user.id))
     session.exec(delete(PendingSignIn).where(PendingSignIn.user_id == user.id))
     user.mfa_enabled = False
     user.mfa_enabled_at = None

@@ -1,0 +1,1 @@
+"""Passkeys and security keys (WebAuthn): a second method beside the app."""

@@ -1,0 +1,137 @@
+"""My Profile's passkeys: "Add a passkey", "Rename", "Remove" (thin: the logic
+is in services; the ceremony's browser half is static/js/passkeys.js)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    get_template_attribute,
+    jsonify,
+    redirect,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required
+
+from webapp.dialogs import close_dialog, render_dialog
+from webapp.extensions import db, limiter
+from webapp.htmx import wants_fragment
+from webapp.mfa.services import credential_of
+from webapp.models import Passkey, User, utcnow
+from webapp.passkeys import services
+from webapp.passkeys.forms import CeremonyForm, NameForm
+from webapp.timefmt import timezone_of
+
+bp = Blueprint("passkeys", __name__)
+
+# My Profile's dialogs share one id (one is open at a time; webapp.mfa.routes).
+DIALOG = "mfa-dialog"
+
+
+def me() -> User:
+    return current_user._get_current_object()
+
+
+@bp.app_template_global()
+def sign_in_methods(user: User) -> SimpleNamespace:
+    """What My Profile lists under "Multi-factor authentication": the app (if
+    set up) and each passkey, with the firm's timezone for their dates."""
+    app = credential_of(db.session, user)
+    return SimpleNamespace(
+        app=app is not None and app.confirmed,
+        passkeys=services.passkeys_of(db.session, user),
+        timezone=timezone_of(db.session, user.system_id),
+    )
+
+
+def mfa_row_update() -> tuple[str, ...]:
+    """My Profile's MFA row (with the methods), to swap in out of band."""
+    return (get_template_attribute("mfa/_macros.html", "mfa_row")(me(), oob=True),)
+
+
+def own_passkey(passkey_id: int) -> Passkey:
+    passkey = services.passkey_of(db.session, me(), passkey_id)
+    if passkey is None:
+        abort(404)
+    return passkey
+
+
+@bp.route("/profile/passkeys/options", methods=["POST"])
+@login_required
+@limiter.limit(services.OPTIONS_LIMIT)
+def registration_options():
+    """The options of "Add a passkey"'s ceremony, as JSON for the browser."""
+    # step-up: a fresh proof before a passkey is added (webapp/auth/step_up.py, once on main).
+    return jsonify(services.registration_options(db.session, me(), utcnow()))
+
+
+@bp.route("/profile/passkeys", methods=["POST"])
+@login_required
+def add():
+    """The browser's new passkey: kept, then named (and, if it turned MFA on,
+    the recovery codes shown once)."""
+    # step-up: as for the options above.
+    form = CeremonyForm()
+    added, error = None, None
+    if form.validate_on_submit():
+        try:
+            added = services.add(
+                db.session, me(), form.credential.data, request.user_agent.string, utcnow()
+            )
+        except services.PasskeyError as refused:
+            error = refused.message
+    else:
+        error = services.NOT_ADDED
+    if added is None:
+        # Committed all the same: the challenge stays used.
+        return render_dialog("passkeys/added.html", DIALOG, status=422, error=error)
+    name_form = NameForm(formdata=None, name=added.passkey.name)
+    return render_dialog(
+        "passkeys/added.html",
+        DIALOG,
+        passkey=added.passkey,
+        form=name_form,
+        codes=added.recovery_codes,
+        update_row=mfa_row_update(),
+    )
+
+
+@bp.route("/profile/passkeys/<int:passkey_id>/rename", methods=["GET", "POST"])
+@login_required
+def rename(passkey_id: int):
+    passkey = own_passkey(passkey_id)
+    form = NameForm(name=passkey.name)
+    status = 200
+    if form.validate_on_submit():
+        services.rename(db.session, me(), passkey, form.name.data)
+        return done(f"Passkey renamed to “{passkey.name}”.")
+    if request.method == "POST":
+        status = 422
+    return render_dialog("passkeys/rename.html", DIALOG, status=status, passkey=passkey, form=form)
+
+
+@bp.route("/profile/passkeys/<int:passkey_id>/remove", methods=["GET", "POST"])
+@login_required
+def remove(passkey_id: int):
+    """Remove a passkey; the last method goes through "Deactivate" (its proof,
+    and refused while the firm requires MFA)."""
+    passkey = own_passkey(passkey_id)
+    if services.is_last_method(db.session, me()):
+        return redirect(url_for("mfa.deactivate"))
+    if request.method == "POST":  # CSRF checked for every POST (CSRFProtect)
+        # step-up: a fresh proof before a passkey is removed.
+        services.remove(db.session, me(), passkey, utcnow())
+        return done(f"Passkey “{passkey.name}” removed.")
+    return render_dialog("passkeys/remove.html", DIALOG, passkey=passkey)
+
+
+def done(message: str):
+    """After a change: the dialog closes and the row updates (htmx), or back to My Profile."""
+    if wants_fragment():
+        return close_dialog(message, parts=mfa_row_update())
+    flash(message, "info")
+    return redirect(url_for("mfa.profile"))

@@ -1,0 +1,263 @@
+"""A user's passkeys: adding one (the first turns MFA on), renaming, removing,
+and the second sign-in step with one (counted by the same wrong-attempt
+throttle as codes). Services never commit: the request does.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, func, select
+
+from webapp import audit
+from webapp.audit import Action
+from webapp.mfa import throttle
+from webapp.mfa.services import (
+    CodeCheck,
+    Outcome,
+    credential_of,
+    failed_check,
+    locked_check,
+    record_own_change,
+    turn_on,
+)
+from webapp.models import Ceremony, Passkey, System, User
+from webapp.passkeys import ceremony, challenges, names
+
+# The wrong-attempt throttle's and the audit log's name for this step.
+SIGN_IN_STEP = "sign_in_passkey"
+# Per client, on the routes that issue challenges (each one writes a row).
+OPTIONS_LIMIT = "30 per minute"
+EXPIRED = "This passkey request expired or was already used. Try again."
+NOT_ADDED = "The passkey could not be added. Try again."
+ALREADY_ADDED = "That passkey is already added to an account."
+
+
+class PasskeyError(Exception):
+    """Adding a passkey failed; `message` is fit to show."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def passkeys_of(session: Session, user: User) -> list[Passkey]:
+    """The user's passkeys, oldest first."""
+    return list(
+        session.exec(select(Passkey).where(Passkey.user_id == user.id).order_by(Passkey.id)).all()
+    )
+
+
+def passkey_of(session: Session, user: User, passkey_id: int) -> Passkey | None:
+    """One of the user's own passkeys (never another user's)."""
+    return session.exec(
+        select(Passkey).where(Passkey.id == passkey_id, Passkey.user_id == user.id)
+    ).first()
+
+
+def count_of(session: Session, user: User) -> int:
+    return session.exec(
+        select(func.count()).select_from(Passkey).where(Passkey.user_id == user.id)
+    ).one()
+
+
+# --- adding -------------------------------------------------------------------
+
+
+def registration_options(session: Session, user: User, now: datetime) -> dict:
+    """Options for the browser's "create a passkey" (a fresh challenge for this browser).
+
+    Every passkey of a user carries the same WebAuthn user.id, a random one:
+    an authenticator then keeps one passkey per account, and the id says
+    nothing about the user.
+    """
+    existing = passkeys_of(session, user)
+    handle = existing[0].user_handle if existing else secrets.token_bytes(32)
+    challenge = challenges.issue(session, Ceremony.REGISTER, user, now, user_handle=handle)
+    system = session.get(System, user.system_id)
+    return ceremony.registration_options(
+        challenge=challenge,
+        user_handle=handle,
+        email=user.email,
+        name=user.display_name,
+        rp_name=system.name,
+        exclude=[passkey.credential_id for passkey in existing],
+    )
+
+
+@dataclass(frozen=True)
+class Added:
+    passkey: Passkey
+    # New recovery codes (to show once) when this passkey turned MFA on.
+    recovery_codes: list[str] | None
+
+
+def add(session: Session, user: User, response: str, user_agent: str, now: datetime) -> Added:
+    """Verify the browser's new credential against this browser's registration
+    challenge and keep it under a default name; audit, email the user. The
+    user's first method turns MFA on, with recovery codes as after the app's
+    setup. Raises PasskeyError (nothing kept) otherwise.
+    """
+    row = challenges.claim(session, Ceremony.REGISTER, now)
+    if row is None or row.user_id != user.id or row.user_handle is None:
+        raise PasskeyError(EXPIRED)
+    try:
+        new = ceremony.verify_registration(response, row.challenge)
+    except ceremony.CeremonyError as error:
+        raise PasskeyError(NOT_ADDED) from error
+    taken = {passkey.name for passkey in passkeys_of(session, user)}
+    passkey = Passkey(
+        user_id=user.id,
+        credential_id=new.credential_id,
+        public_key=new.public_key,
+        sign_count=new.sign_count,
+        user_handle=row.user_handle,
+        name=names.default_name(new.aaguid, user_agent, taken),
+        aaguid=new.aaguid,
+        user_verified=new.user_verified,
+        created_at=now,
+    )
+    try:
+        # A savepoint: a credential id already kept (unique) undoes this insert only.
+        with session.begin_nested():
+            session.add(passkey)
+    except IntegrityError as error:
+        raise PasskeyError(ALREADY_ADDED) from error
+    codes = turn_on(session, user, now) if claim_first_method(session, user) else None
+    if codes is not None:
+        audit.record(session, Action.MFA_ENABLED, actor=user, subject=user, method="passkey")
+    record_own_change(
+        session,
+        user,
+        Action.PASSKEY_ADDED,
+        "passkey_added",
+        "A passkey was added to your account",
+        now,
+        passkey=passkey.name,
+    )
+    return Added(passkey, codes)
+
+
+def claim_first_method(session: Session, user: User) -> bool:
+    """Whether this request turns MFA on: a conditional UPDATE, so of two tabs
+    adding a first passkey at once only one makes (and shows) recovery codes."""
+    users = User.__table__
+    claimed = session.execute(
+        sa.update(users)
+        .where(users.c.id == user.id, users.c.mfa_enabled == sa.false())
+        .values(mfa_enabled=True)
+    ).rowcount
+    session.expire(user, ["mfa_enabled"])
+    return claimed == 1
+
+
+# --- renaming and removing ----------------------------------------------------
+
+
+def rename(session: Session, user: User, passkey: Passkey, name: str) -> None:
+    old_name, passkey.name = passkey.name, names.clean(name)
+    session.add(passkey)
+    audit.record(
+        session,
+        Action.PASSKEY_RENAMED,
+        actor=user,
+        subject=user,
+        passkey=passkey.name,
+        old_name=old_name,
+    )
+
+
+def is_last_method(session: Session, user: User) -> bool:
+    """Whether removing one passkey would leave the user without MFA."""
+    app = credential_of(session, user)
+    return not (app is not None and app.confirmed) and count_of(session, user) <= 1
+
+
+def remove(session: Session, user: User, passkey: Passkey, now: datetime) -> None:
+    """Remove a passkey that is not the user's last method (the caller makes
+    sure: removing the last one is turning MFA off, with its own proof)."""
+    session.delete(passkey)
+    record_own_change(
+        session,
+        user,
+        Action.PASSKEY_REMOVED,
+        "passkey_removed",
+        "A passkey was removed from your account",
+        now,
+        passkey=passkey.name,
+    )
+
+
+# --- the second sign-in step ----------------------------------------------------
+
+
+def second_step_options(session: Session, user: User, now: datetime) -> dict:
+    """Options for "Use a passkey": one of the pending user's passkeys, user
+    verification preferred (the password was the first factor)."""
+    challenge = challenges.issue(session, Ceremony.SECOND_STEP, user, now)
+    return ceremony.authentication_options(
+        challenge=challenge,
+        allow=[passkey.credential_id for passkey in passkeys_of(session, user)],
+        user_verification="preferred",
+    )
+
+
+def check_second_step(session: Session, user: User, response: str, now: datetime) -> CodeCheck:
+    """Accept an assertion as the pending user's second factor, as a code is:
+    counted first by the throttle; this browser's challenge, used once; one
+    of this user's passkeys; its signature; a counter that moved on.
+    """
+    if not throttle.take_attempt(session, user, now):
+        return locked_check(user, now)
+    row = challenges.claim(session, Ceremony.SECOND_STEP, now)
+    credential_id = ceremony.asserted_credential_id(response)
+    passkey = None
+    if credential_id is not None:
+        passkey = session.exec(
+            select(Passkey).where(
+                Passkey.credential_id == credential_id, Passkey.user_id == user.id
+            )
+        ).first()
+    if row is None or row.user_id != user.id or passkey is None:
+        return failed_check(session, user, now, where=SIGN_IN_STEP)
+    try:
+        assertion = ceremony.verify_assertion(
+            response, row.challenge, passkey.public_key, require_user_verification=False
+        )
+    except ceremony.CeremonyError:
+        return failed_check(session, user, now, where=SIGN_IN_STEP)
+    if not advance_counter(session, passkey, assertion.sign_count, now):
+        audit.record(
+            session,
+            Action.PASSKEY_COUNTER_REGRESSED,
+            actor=user,
+            subject=user,
+            passkey=passkey.name,
+            stored_count=passkey.sign_count,
+            sign_count=assertion.sign_count,
+        )
+        return failed_check(session, user, now, where=SIGN_IN_STEP)
+    throttle.clear(user)
+    audit.record(session, Action.PASSKEY_USED, actor=user, subject=user, passkey=passkey.name)
+    return CodeCheck(Outcome.ACCEPTED)
+
+
+def advance_counter(session: Session, passkey: Passkey, sign_count: int, now: datetime) -> bool:
+    """Record a use. An authenticator that keeps a counter must show a higher
+    one each time: one at or below the highest seen means a copy of the key
+    signed (W3C WebAuthn §6.1.1), and is refused. A conditional UPDATE, so two
+    assertions with the same counter cannot both pass.
+    """
+    table = Passkey.__table__
+    # An authenticator that keeps no counter always sends 0.
+    moved_on = table.c.sign_count < sign_count if sign_count else table.c.sign_count == 0
+    updated = session.execute(
+        sa.update(table)
+        .where(table.c.id == passkey.id, moved_on)
+        .values(sign_count=sign_count, last_used_at=now)
+    ).rowcount
+    return updated == 1
