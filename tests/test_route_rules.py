@@ -9,9 +9,13 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import sign_in
-from webapp.models import ListView
+from webapp.models import ListView, Passkey
 
 PUBLIC, PENDING, SIGNED_IN, ADMIN = "public", "pending", "signed-in", "admin"
+# A JSON route of the code step: no password step in progress, a 409 the script shows.
+PENDING_JSON = "pending-json"
+# A signed-in user's own object ({passkey} is "user"'s): anyone else finds nothing.
+OWN = "own"
 
 # endpoint: (rule, method, path); {user} and {view} are system A's objects.
 RULES = {
@@ -50,6 +54,12 @@ RULES = {
     "sso.start": (PUBLIC, "GET", "/sign-in/sso"),
     "sso.callback": (PUBLIC, "GET", "/sign-in/sso/callback"),
     "admin.audit_csv": (ADMIN, "GET", "/admin/audit.csv"),
+    "auth.passkey_options": (PENDING_JSON, "POST", "/sign-in/passkey/options"),
+    "auth.passkey_step": (PENDING, "POST", "/sign-in/passkey"),
+    "passkeys.registration_options": (SIGNED_IN, "POST", "/profile/passkeys/options"),
+    "passkeys.add": (SIGNED_IN, "POST", "/profile/passkeys"),
+    "passkeys.rename": (OWN, "GET", "/profile/passkeys/{passkey}/rename"),
+    "passkeys.remove": (OWN, "GET", "/profile/passkeys/{passkey}/remove"),
 }
 # Routes whose GET and POST differ get a second line for the other method.
 EXTRA = [
@@ -58,6 +68,8 @@ EXTRA = [
     ("mfa.recovery_codes", SIGNED_IN, "POST", "/profile/mfa/recovery-codes"),
     ("auth.verify", PENDING, "POST", "/sign-in/verify"),
     ("sso.start", PUBLIC, "POST", "/sign-in/sso"),
+    ("passkeys.rename", OWN, "POST", "/profile/passkeys/{passkey}/rename"),
+    ("passkeys.remove", OWN, "POST", "/profile/passkeys/{passkey}/remove"),
 ]
 CASES = [(endpoint, *rule) for endpoint, rule in RULES.items()] + EXTRA
 VISITORS = ["anonymous", "user", "admin", "other-system admin"]
@@ -77,9 +89,21 @@ def firm(factory, session):
         "other-system admin": factory.user(system_b, email="admin@b.example", admin=True),
     }
     view = ListView(system_id=system_a.id, owner_id=users["admin"].id, name="Mine", query="mfa=off")
-    session.add(view)
+    # Two passkeys, so removing one is not turning MFA off.
+    passkeys = [
+        Passkey(
+            user_id=users["user"].id,
+            credential_id=bytes([number]) * 16,
+            public_key=b"key",
+            user_handle=b"handle",
+            name=f"Key {number}",
+        )
+        for number in (1, 2)
+    ]
+    session.add_all([view, *passkeys])
     session.commit()
-    return {"users": users, "objects": {"user": users["user"].id, "view": view.id}}
+    objects = {"user": users["user"].id, "view": view.id, "passkey": passkeys[0].id}
+    return {"users": users, "objects": objects}
 
 
 def visit(client, method: str, path: str, signed_in: bool):
@@ -113,10 +137,14 @@ def expected(rule: str, visitor: str, template: str, response) -> bool:
         return status not in (401, 403, 404)
     if rule == PENDING:  # no password step in progress: back to the sign-in form
         return status == 302 and location.startswith("/sign-in")
+    if rule == PENDING_JSON:
+        return status == 409
     if visitor == "anonymous":
         return status == 302 and location.startswith("/sign-in?next=")
     if rule == SIGNED_IN:
         return status not in (401, 403, 404)
+    if rule == OWN:
+        return status == 404 if visitor != "user" else status not in (401, 403, 404)
     if visitor == "user":
         return status == 403
     if visitor == "other-system admin" and "{" in template:

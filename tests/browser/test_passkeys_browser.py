@@ -1,0 +1,99 @@
+"""Passkeys in Chromium with its virtual authenticator (CDP WebAuthn domain):
+the real ceremonies, the app served on http://localhost:PORT (a relying party
+id must be a domain, never an IP address)."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import browser_page, browser_sign_in, check_page, serving
+from tests.conftest import PASSWORD
+
+AUTHENTICATOR = {
+    "protocol": "ctap2",
+    "transport": "internal",
+    "hasResidentKey": True,
+    "hasUserVerification": True,
+    "isUserVerified": True,
+    "automaticPresenceSimulation": True,
+}
+
+
+@pytest.fixture
+def localhost_server(app):
+    """The test's app (each database) on localhost, its BASE_URL the same origin."""
+    with serving(app) as url:
+        local = url.replace("127.0.0.1", "localhost")
+        app.config["BASE_URL"] = local
+        yield local
+
+
+def add_authenticator(page) -> tuple[object, str]:
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    added = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": AUTHENTICATOR})
+    return cdp, added["authenticatorId"]
+
+
+def methods(page):
+    return page.get_by_role("list", name="Your sign-in methods").get_by_role("listitem")
+
+
+def test_add_passkeys_remove_one_and_sign_in_with_password_and_passkey(
+    browser, localhost_server, factory
+):
+    factory.user(email="zoe@example.com", name="Zoë Brown")
+    with browser_page(browser, localhost_server) as page:
+        cdp, first = add_authenticator(page)
+        browser_sign_in(page, "zoe@example.com", PASSWORD)
+        expect(page.locator("#mfa-row")).to_contain_text("Not configured")
+
+        # The first passkey turns MFA on: recovery codes once, then its name.
+        page.get_by_role("button", name="Add a passkey").click()
+        dialog = page.get_by_role("dialog", name="Name your passkey")
+        expect(dialog).to_be_visible()
+        expect(
+            dialog.get_by_role("list", name="Recovery codes").get_by_role("listitem")
+        ).to_have_count(10)
+        expect(page.locator("#mfa-row")).to_contain_text("Enabled")
+        expect(dialog.get_by_label("Name")).to_have_value("Chrome on Linux")
+        dialog.get_by_label("Name").fill("Laptop")
+        dialog.get_by_role("button", name="Save").click()
+        expect(dialog).to_have_count(0)
+        expect(methods(page)).to_have_count(1)
+        expect(methods(page).first).to_contain_text("Laptop")
+        check_page(page, "My Profile with a passkey", widths=(1280, 320))
+
+        # The same authenticator again: the browser refuses (excludeCredentials).
+        page.get_by_role("button", name="Add a passkey").click()
+        expect(page.get_by_text("This passkey is already added.")).to_be_visible()
+
+        # A second passkey, on another authenticator.
+        cdp.send("WebAuthn.removeVirtualAuthenticator", {"authenticatorId": first})
+        cdp.send("WebAuthn.addVirtualAuthenticator", {"options": AUTHENTICATOR})
+        page.get_by_role("button", name="Add a passkey").click()
+        dialog = page.get_by_role("dialog", name="Name your passkey")
+        expect(dialog.get_by_label("Name")).to_have_value(
+            "Chrome on Linux"
+        )  # "Laptop" renamed the first
+        dialog.get_by_role("button", name="Keep this name").click()
+        expect(methods(page)).to_have_count(2)
+
+        # Remove the first (its authenticator is gone).
+        methods(page).filter(has_text="Laptop").get_by_role("button", name="Remove").click()
+        page.get_by_role("dialog", name="Remove passkey").get_by_role(
+            "button", name="Remove"
+        ).click()
+        expect(page.get_by_text("Passkey “Laptop” removed.")).to_be_visible()
+        expect(methods(page)).to_have_count(1)
+        expect(methods(page).first).to_contain_text("not used yet")
+
+        # Password, then "Use a passkey" (no app: no code field).
+        page.get_by_role("button", name="Sign out").click()
+        browser_sign_in(page, "zoe@example.com", PASSWORD)
+        expect(page.get_by_label("Verification code")).to_have_count(0)
+        expect(page.get_by_role("link", name="Use a recovery code")).to_be_visible()
+        page.get_by_role("button", name="Use a passkey").click()
+        expect(page.get_by_role("heading", name="My Profile")).to_be_visible()
+        expect(methods(page).first).to_contain_text("last used")
