@@ -58,12 +58,13 @@ def test_add_passkeys_remove_one_and_sign_in_with_password_and_passkey(
         ).to_have_count(10)
         expect(page.locator("#mfa-row")).to_contain_text("Enabled")
         expect(dialog.get_by_label("Name")).to_have_value("Chrome on Linux")
+        check_page(page, "Name your passkey, with recovery codes", widths=(1280, 320))
         dialog.get_by_label("Name").fill("Laptop")
         dialog.get_by_role("button", name="Save").click()
         expect(dialog).to_have_count(0)
         expect(methods(page)).to_have_count(1)
         expect(methods(page).first).to_contain_text("Laptop")
-        check_page(page, "My Profile with a passkey", widths=(1280, 320))
+        check_page(page, "My Profile with a passkey")
 
         # The same authenticator again: the browser refuses (excludeCredentials).
         page.get_by_role("button", name="Add a passkey").click()
@@ -74,17 +75,17 @@ def test_add_passkeys_remove_one_and_sign_in_with_password_and_passkey(
         cdp.send("WebAuthn.addVirtualAuthenticator", {"options": AUTHENTICATOR})
         page.get_by_role("button", name="Add a passkey").click()
         dialog = page.get_by_role("dialog", name="Name your passkey")
-        expect(dialog.get_by_label("Name")).to_have_value(
-            "Chrome on Linux"
-        )  # "Laptop" renamed the first
+        # Free again: the first was renamed "Laptop".
+        expect(dialog.get_by_label("Name")).to_have_value("Chrome on Linux")
         dialog.get_by_role("button", name="Keep this name").click()
         expect(methods(page)).to_have_count(2)
 
         # Remove the first (its authenticator is gone).
         methods(page).filter(has_text="Laptop").get_by_role("button", name="Remove").click()
-        page.get_by_role("dialog", name="Remove passkey").get_by_role(
-            "button", name="Remove"
-        ).click()
+        dialog = page.get_by_role("dialog", name="Remove passkey")
+        expect(dialog).to_be_visible()
+        check_page(page, "Remove passkey", widths=(1280, 320))
+        dialog.get_by_role("button", name="Remove").click()
         expect(page.get_by_text("Passkey “Laptop” removed.")).to_be_visible()
         expect(methods(page)).to_have_count(1)
         expect(methods(page).first).to_contain_text("not used yet")
@@ -94,6 +95,8 @@ def test_add_passkeys_remove_one_and_sign_in_with_password_and_passkey(
         browser_sign_in(page, "zoe@example.com", PASSWORD)
         expect(page.get_by_label("Verification code")).to_have_count(0)
         expect(page.get_by_role("link", name="Use a recovery code")).to_be_visible()
+        expect(page.get_by_role("button", name="Use a passkey")).to_be_visible()
+        check_page(page, "The code step with a passkey only", widths=(1280, 320))
         page.get_by_role("button", name="Use a passkey").click()
         expect(page.get_by_role("heading", name="My Profile")).to_be_visible()
         expect(methods(page).first).to_contain_text("last used")
