@@ -50,6 +50,7 @@ ENVIRONMENT = {
     "ARGON2_MEMORY_COST": ("ARGON2_MEMORY_COST", int),
     "ARGON2_PARALLELISM": ("ARGON2_PARALLELISM", int),
     "RATELIMIT_ENABLED": ("RATELIMIT_ENABLED", _bool),
+    "TRUSTED_PROXIES": ("TRUSTED_PROXIES", int),
     "MFA_REMINDER_INTERVAL_DAYS": ("MFA_REMINDER_INTERVAL_DAYS", int),
     "SSO_ALLOW_HTTP_ISSUERS": ("SSO_ALLOW_HTTP_ISSUERS", _bool),
     "LOG_FORMAT": ("LOG_FORMAT", str),
@@ -124,8 +125,12 @@ class Config:
     MFA_PENDING_SIGN_IN_TTL = timedelta(minutes=5)
     MFA_PENDING_ENROLMENT_TTL = timedelta(minutes=10)
 
+    # The sign-in failure limits (README, "Sign-in limits"): per account and per
+    # address, counted in Redis when REDIS_URL is set, else in the database.
     RATELIMIT_ENABLED = True
-    RATELIMIT_HEADERS_ENABLED = True
+    # How many reverse proxies stand in front of the app: 0 ignores
+    # X-Forwarded-For; N takes the client's address from what the Nth proxy saw.
+    TRUSTED_PROXIES = 0
 
     # Compliance reminders: at most one per user in this many days.
     MFA_REMINDER_INTERVAL_DAYS = 7
@@ -183,7 +188,6 @@ def finalize(config: dict, instance: Path | None = None) -> None:
         raise RuntimeError("LOG_FORMAT must be 'plain' or 'json'.")
     check_retention(config)
     redis_url = config.get("REDIS_URL") or ""
-    config.setdefault("RATELIMIT_STORAGE_URI", redis_url or "memory://")
     config.setdefault(
         "CELERY",
         {

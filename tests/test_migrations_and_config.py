@@ -152,7 +152,7 @@ def test_dev_defaults_need_no_environment(monkeypatch):
     app = create_app("development")
     assert app.config["DATABASE_URL"].startswith("sqlite:///")
     assert app.config["DATABASE_URL"].endswith("instance/firmguard.sqlite")
-    assert app.config["RATELIMIT_STORAGE_URI"] == "memory://"
+    assert app.extensions["failure_counts"].__class__.__name__ == "DatabaseStorage"
     assert app.config["CELERY"]["task_always_eager"] is True
 
 
@@ -174,9 +174,9 @@ def test_environment_settings_are_parsed():
     }
 
 
-def test_redis_url_drives_broker_and_rate_limit_storage():
+def test_redis_url_drives_broker_and_failure_count_storage():
     app = create_app("testing", {"REDIS_URL": "redis://127.0.0.1:6379/9"})
-    assert app.config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/9"
+    assert app.extensions["failure_counts"].__class__.__name__ == "RedisStorage"
     assert app.config["CELERY"]["broker_url"] == "redis://127.0.0.1:6379/9"
     assert app.config["CELERY"]["task_always_eager"] is False
 

@@ -60,6 +60,8 @@ RULES = {
     "passkeys.add": (SIGNED_IN, "POST", "/profile/passkeys"),
     "passkeys.rename": (OWN, "GET", "/profile/passkeys/{passkey}/rename"),
     "passkeys.remove": (OWN, "GET", "/profile/passkeys/{passkey}/remove"),
+    "limits.unlock": (PUBLIC, "GET", "/sign-in/unlock/not-a-token"),
+    "limits.clear_lock": (ADMIN, "POST", "/admin/users/{user}/sign-in-lock"),
 }
 # Routes whose GET and POST differ get a second line for the other method.
 EXTRA = [

@@ -327,23 +327,6 @@ def test_worst_case_guesses_per_day(app, ann, session):
     assert measured * 3 / 10**6 < 0.0002
 
 
-@pytest.mark.parametrize("app_overrides", [{"RATELIMIT_ENABLED": True}])
-def test_code_attempts_are_rate_limited_per_client(client, ann, clock, session):
-    password_step(client, "ann@example.com")
-    paths = ["/sign-in/verify", "/sign-in/recovery"] * 6  # one budget for every code route
-    statuses = [submit_code(client, "12345", path=path).status_code for path in paths[:11]]
-    assert statuses[:10] == [422] * 10
-    assert statuses[10] == 429
-    assert "Too many attempts" in submit_code(client, "12345").get_data(as_text=True)
-
-
-@pytest.mark.parametrize("app_overrides", [{"RATELIMIT_ENABLED": True}])
-def test_password_attempts_are_rate_limited_per_client(client, factory):
-    factory.user(email="bo@example.com")
-    statuses = [sign_in(client, "bo@example.com", "wrong password!").status_code for _ in range(11)]
-    assert statuses == [422] * 10 + [429]
-
-
 def test_unknown_or_cleared_pending_token_goes_back_to_sign_in(client, ann, clock):
     assert client.get("/sign-in/verify").headers["Location"] == "/sign-in"
     with client.session_transaction() as browser:

@@ -55,12 +55,13 @@ def register_extensions(app: Flask) -> None:
     """Bind the extension objects of `webapp.extensions` to `app`."""
     from webapp import delivery  # noqa: F401  (its hook sends what a commit queued)
     from webapp.celery_app import celery_init_app
-    from webapp.extensions import csrf, db, htmx, limiter, login_manager
+    from webapp.extensions import csrf, db, htmx, login_manager
+    from webapp.limits import policy as limits
 
     db.init_app(app)
     csrf.init_app(app)
     htmx.init_app(app)
-    limiter.init_app(app)
+    limits.init_app(app)
     login_manager.init_app(app)
     celery_init_app(app)
 
@@ -76,6 +77,7 @@ def register_blueprints(app: Flask) -> None:
     from webapp.admin.sso import bp as sso_admin_bp
     from webapp.auth.routes import bp as auth_bp
     from webapp.health import bp as health_bp
+    from webapp.limits.routes import bp as limits_bp
     from webapp.mfa.routes import bp as mfa_bp
     from webapp.passkeys.routes import bp as passkeys_bp
     from webapp.security import register_converters
@@ -90,18 +92,23 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(sso_admin_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(reminders_bp)
+    app.register_blueprint(limits_bp)
 
 
 def register_template_filters(app: Flask) -> None:
     """Filters and globals the templates share: `firm_time` and `days_ago` (see
     `webapp.timefmt`); `is_fragment()`, true when htmx asked for part of a page
-    (dialogs open as modals)."""
+    (dialogs open as modals); `sign_in_lock(user)`, when a user's password lock
+    ends (Edit user)."""
     from webapp.htmx import wants_fragment
+    from webapp.limits.account_lock import lock_of
+    from webapp.models import utcnow
     from webapp.timefmt import days_ago_filter, firm_time_filter
 
     app.add_template_filter(firm_time_filter, "firm_time")
     app.add_template_filter(days_ago_filter, "days_ago")
     app.add_template_global(wants_fragment, "is_fragment")
+    app.add_template_global(lambda user: lock_of(user, utcnow()), "sign_in_lock")
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -30,6 +30,9 @@ class Action(StrEnum):
     SIGNIN_MFA_FAILED = "signin.mfa_failed"
     SIGNIN_MFA_REPLAY = "signin.mfa_replay"
     SIGNIN_LOCKED = "signin.locked"
+    SIGNIN_PASSWORD_LOCKED = "signin.password_locked"  # noqa: S105 (an action name)
+    SIGNIN_UNLOCK_LINK_USED = "signin.unlock_link_used"
+    SIGNIN_LOCK_CLEARED = "signin.lock_cleared"  # an admin's "Clear sign-in lock"
     SIGNOUT = "signout"
     USER_UPDATED = "user.updated"
     SYSTEM_UPDATED = "system.updated"

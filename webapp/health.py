@@ -16,7 +16,7 @@ import redis
 from flask import Blueprint, current_app, jsonify
 
 from webapp import outbox
-from webapp.extensions import db, limiter
+from webapp.extensions import db
 from webapp.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,6 @@ def redis_client() -> redis.Redis:
 
 
 @bp.route("/healthz")
-@limiter.exempt
 def healthz():
     body: dict = {}
     down = []

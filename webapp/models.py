@@ -19,6 +19,7 @@ from sqlmodel import Field, SQLModel
 from webapp import user_search
 from webapp.adoption.models import AdoptionSnapshot, SnapshotSource
 from webapp.expiry import expires
+from webapp.limits.models import FailureCount, SignInUnlock
 from webapp.model_base import UTCDateTime, utc_column, utcnow
 from webapp.passkeys.models import Ceremony, Passkey, PasskeyChallenge
 from webapp.records import FINISHED_EMAIL, AuditEvent, EmailStatus, OutboundEmail
@@ -38,12 +39,14 @@ __all__ = [
     "AuditEvent",
     "Ceremony",
     "EmailStatus",
+    "FailureCount",
     "OutboundEmail",
     "Passkey",
     "PasskeyChallenge",
     "SSO_METHODS",
     "AdoptionSnapshot",
     "SignInMethod",
+    "SignInUnlock",
     "SignInRequirement",
     "SnapshotSource",
     "SsoAttempt",

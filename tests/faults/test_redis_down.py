@@ -1,5 +1,5 @@
-"""Redis stopped under a running app: sign-in with a code still works (rate
-limiting falls back to memory, no page 500s), an action that emails succeeds
+"""Redis stopped under a running app: sign-in with a code still works (the
+failure counts fall back to the database, no page 500s), an action that emails succeeds
 at once and leaves its outbox row waiting, and once Redis is back the outbox
 sweep, run by a real worker, delivers it.
 """
@@ -32,7 +32,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated setex")
 def app_overrides(private_redis):
     return {
         "REDIS_URL": private_redis.url,
-        "RATELIMIT_STORAGE_URI": private_redis.url,
         "RATELIMIT_ENABLED": True,
     }
 
@@ -73,8 +72,9 @@ def test_sign_in_and_email_survive_redis_going_away(
     for email in ("ann@example.com", "bob@example.com"):
         enable_mfa(app, session, factory.user(email=email))
     store = redis.Redis.from_url(private_redis.url)
+    assert sign_in(app.test_client(), "ann@example.com", password="wrong").status_code == 422
+    assert store.keys("firmguard:failures:*"), "the failure counts were not kept in Redis"
     sign_in_with_code(app.test_client(), clock)
-    assert store.keys("LIMITS:*"), "the rate limits were not kept in Redis"
 
     private_redis.stop()
     client = TimedClient(app.test_client())
@@ -92,18 +92,21 @@ def test_sign_in_and_email_survive_redis_going_away(
     guesses = [submit_code(attacker, "000000") for _ in range(5)]
     assert [guess.status_code for guess in guesses] == [422] * 4 + [429]
     assert "Too many wrong codes" in guesses[-1].get_data(as_text=True)
-    # ... and rate limiting still holds, counted in memory: sign-in posts from one
-    # address beyond 10 a minute are refused.
-    flood = [sign_in(attacker, "bob@example.com", password="wrong") for _ in range(10)]
-    assert flood[0].status_code == 422
-    assert flood[-1].status_code == 429
-    assert "Too many attempts" in flood[-1].get_data(as_text=True)
+    # ... and the sign-in limits still hold, counted in the database: after 10
+    # wrong passwords in a row Bob's password step is locked (he is emailed).
+    flood = [sign_in(attacker, "bob@example.com", password="wrong") for _ in range(11)]
+    assert [answer.status_code for answer in flood] == [422] * 10 + [429]
+    assert "Too many wrong passwords" in flood[-1].get_data(as_text=True)
     assert all(status < 500 for status in client.statuses + attacker.statuses)
     assert max(client.slowest, attacker.slowest) < FAST
 
     # Ann's "MFA is off" and Bob's lockout notice wait in the outbox.
     waiting = outbox(session)
-    assert sorted(row.kind for row in waiting) == ["mfa_disabled", "mfa_locked"]
+    assert sorted(row.kind for row in waiting) == [
+        "mfa_disabled",
+        "mfa_locked",
+        "password_locked",
+    ]
     assert {row.status for row in waiting} == {EmailStatus.PENDING.value}
     assert mailbox() == []
 
@@ -111,10 +114,11 @@ def test_sign_in_and_email_survive_redis_going_away(
     celery_app = app.extensions["celery"]
     with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         sweep_outbox.delay()
-        wait_until(lambda: len(mailbox()) == 2, what="the waiting emails sent by the sweep")
+        wait_until(lambda: len(mailbox()) == 3, what="the waiting emails sent by the sweep")
     session.expire_all()
     assert {row.status for row in outbox(session)} == {EmailStatus.SENT.value}
     assert sorted((message["To"], message["Subject"]) for message in mailbox()) == [
         ("ann@example.com", "Multi-factor authentication is off"),
+        ("bob@example.com", "Someone tried to sign in to your account"),
         ("bob@example.com", "Your sign-in codes were locked after wrong attempts"),
     ]

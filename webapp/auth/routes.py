@@ -9,8 +9,10 @@ from flask_login import current_user
 
 from webapp.auth import pending, services, sessions
 from webapp.auth.forms import RecoveryForm, SignInForm, VerifyForm
-from webapp.extensions import db, limiter
+from webapp.extensions import db
 from webapp.htmx import render_page
+from webapp.limits import account_lock
+from webapp.limits.policy import limit_address, limit_per_user, note_failure
 from webapp.mfa import enforcement, throttle, totp
 from webapp.mfa import services as mfa
 from webapp.models import SignInMethod, System, User, utcnow
@@ -20,8 +22,6 @@ from webapp.sso.policy import policy_for
 
 SIGN_IN_FAILED = "The email or password is incorrect."
 SIGN_IN_EXPIRED = "Your sign-in expired. Please sign in again."
-# Per client (IP); the code routes use throttle.CODE_RATE_LIMIT.
-SIGN_IN_LIMIT = "10 per minute; 100 per hour"
 RECOVERY_WRONG = "That recovery code is not right or was already used."
 PASSKEY_REFUSED = "That passkey was not accepted. Try again, or use another way to sign in."
 # Shown only after the right password, so it tells nothing to someone guessing.
@@ -34,14 +34,20 @@ bp = Blueprint("auth", __name__)
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
-@limiter.limit(SIGN_IN_LIMIT, methods=["POST"])
+@limit_address("password")
 def sign_in():
     if current_user.is_authenticated:
         return redirect(url_for("mfa.profile"))
     form = SignInForm(next=request.args.get("next", ""))
+    status = 422 if request.method == "POST" else 200
     if form.validate_on_submit():
-        user = services.authenticate(db.session, form.email.data, form.password.data)
-        if user is None:
+        user, refusal = account_lock.check_password(
+            db.session, form.email.data, form.password.data, utcnow()
+        )
+        if refusal:
+            form.form_errors.append(refusal)
+            status = 429
+        elif user is None:
             form.form_errors.append(SIGN_IN_FAILED)
         elif not policy_for(db.session, user.system_id).allows_password(user):
             services.record_refusal(db.session, user, reason="sso_only")
@@ -51,7 +57,6 @@ def sign_in():
             return redirect(url_for("auth.verify"))
         else:
             return finish_sign_in(user, form.next.data)
-    status = 422 if request.method == "POST" else 200
     return render_page("auth/sign_in.html", block="content", status=status, form=form)
 
 
@@ -77,7 +82,7 @@ def finish_sign_in(
 
 
 @bp.route("/sign-in/verify", methods=["GET", "POST"])
-@limiter.shared_limit(throttle.CODE_RATE_LIMIT, scope="code", methods=["POST"])
+@limit_address("code")
 def verify():
     def check(step: pending.PendingStep, code: str, now: datetime) -> mfa.CodeCheck:
         return mfa.check_totp(
@@ -88,7 +93,7 @@ def verify():
 
 
 @bp.route("/sign-in/recovery", methods=["GET", "POST"])
-@limiter.shared_limit(throttle.CODE_RATE_LIMIT, scope="code", methods=["POST"])
+@limit_address("code")
 def recovery():
     def check(step: pending.PendingStep, code: str, now: datetime) -> mfa.CodeCheck:
         return mfa.check_recovery_code(db.session, step.user, code, now, where="sign_in")
@@ -97,7 +102,7 @@ def recovery():
 
 
 @bp.route("/sign-in/passkey/options", methods=["POST"])
-@limiter.limit(passkeys.OPTIONS_LIMIT)
+@limit_per_user("passkey_options")
 def passkey_options():
     """ "Use a passkey": the ceremony's options for the pending user, as JSON."""
     now = utcnow()
@@ -108,7 +113,7 @@ def passkey_options():
 
 
 @bp.route("/sign-in/passkey", methods=["POST"])
-@limiter.shared_limit(throttle.CODE_RATE_LIMIT, scope="code")
+@limit_address("code")
 def passkey_step():
     """The second step with a passkey: the code step's rules (pending sign-in,
     throttle, single use), the passkey checked in place of a code."""
@@ -124,6 +129,7 @@ def passkey_step():
         if signed_in is not None:
             return signed_in
         if result.outcome is not mfa.Outcome.LOCKED:
+            note_failure()  # a wrong passkey counts against the address, as a wrong code
             flash(PASSKEY_REFUSED, "error")
     # Back to the code step, which shows the message (or the lock).
     return redirect(url_for("auth.verify"), 303)

@@ -12,8 +12,9 @@ from webapp.auth.services import safe_next
 from webapp.auth.sessions import current_system
 from webapp.dialogs import close_dialog, render_dialog
 from webapp.errors import CSRF_MESSAGE, render_error
-from webapp.extensions import db, limiter
+from webapp.extensions import db
 from webapp.htmx import render_page, wants_fragment
+from webapp.limits.policy import limit_address
 from webapp.mfa import enforcement, services, throttle, totp
 from webapp.mfa.forms import DeactivateForm, RecoveryCodesForm, SetupForm
 from webapp.models import TotpCredential, User, utcnow
@@ -82,7 +83,7 @@ def start_setup():
 
 @bp.route("/profile/mfa/setup/confirm", methods=["POST"])
 @login_required
-@limiter.shared_limit(throttle.CODE_RATE_LIMIT, scope="code")
+@limit_address("code")
 def confirm_setup():
     """ "Save": two consecutive codes turn MFA on; the recovery codes are shown once."""
     if current_user.mfa_enabled:
@@ -183,7 +184,7 @@ def render_setup(
 
 @bp.route("/profile/mfa/deactivate", methods=["GET", "POST"])
 @login_required
-@limiter.shared_limit(throttle.CODE_RATE_LIMIT, scope="code", methods=["POST"])
+@limit_address("code")
 def deactivate():
     """ "Deactivate": a code from the app (or a recovery code), then "Save"."""
     if not current_user.mfa_enabled:
@@ -211,7 +212,7 @@ def deactivate():
 
 @bp.route("/profile/mfa/recovery-codes", methods=["GET", "POST"])
 @login_required
-@limiter.shared_limit(throttle.CODE_RATE_LIMIT, scope="code", methods=["POST"])
+@limit_address("code")
 def recovery_codes():
     """How many recovery codes are left; new ones for a current code from the app."""
     if not current_user.mfa_enabled:

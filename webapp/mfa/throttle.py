@@ -28,9 +28,6 @@ from webapp.models import User
 MAX_FAILURES = 5
 LOCK_BASE = timedelta(minutes=1)
 LOCK_CAP = timedelta(hours=4)
-# Per client (IP, Flask-Limiter) on every route that checks a code, on top of
-# the per-user count above that no client can dodge.
-CODE_RATE_LIMIT = "10 per minute; 60 per hour"
 COUNTS = ("mfa_failed_count", "mfa_lock_count", "mfa_locked_until")
 
 

@@ -18,8 +18,9 @@ from flask import (
 from flask_login import current_user, login_required
 
 from webapp.dialogs import close_dialog, render_dialog
-from webapp.extensions import db, limiter
+from webapp.extensions import db
 from webapp.htmx import wants_fragment
+from webapp.limits.policy import limit_per_user
 from webapp.mfa.services import credential_of
 from webapp.models import Passkey, User, utcnow
 from webapp.passkeys import services
@@ -62,7 +63,7 @@ def own_passkey(passkey_id: int) -> Passkey:
 
 @bp.route("/profile/passkeys/options", methods=["POST"])
 @login_required
-@limiter.limit(services.OPTIONS_LIMIT)
+@limit_per_user("passkey_options")
 def registration_options():
     """The options of "Add a passkey"'s ceremony, as JSON for the browser."""
     # step-up: a fresh proof before a passkey is added (webapp/auth/step_up.py, once on main).

@@ -30,8 +30,6 @@ from webapp.passkeys import ceremony, challenges, names
 
 # The wrong-attempt throttle's and the audit log's name for this step.
 SIGN_IN_STEP = "sign_in_passkey"
-# Per client, on the routes that issue challenges (each one writes a row).
-OPTIONS_LIMIT = "30 per minute"
 EXPIRED = "This passkey request expired or was already used. Try again."
 NOT_ADDED = "The passkey could not be added. Try again."
 ALREADY_ADDED = "That passkey is already added to an account."

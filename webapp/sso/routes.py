@@ -13,9 +13,10 @@ from flask_login import current_user
 from webapp import audit
 from webapp.audit import Action
 from webapp.auth import pending, services
-from webapp.auth.routes import SIGN_IN_LIMIT, finish_sign_in
-from webapp.extensions import db, limiter
+from webapp.auth.routes import finish_sign_in
+from webapp.extensions import db
 from webapp.htmx import render_page
+from webapp.limits.policy import limit_address
 from webapp.models import SignInMethod, System, User, utcnow
 from webapp.sso import flow, settings
 from webapp.sso.flow import Purpose, Reason, SsoFailure
@@ -61,7 +62,7 @@ def record_failure(failure: SsoFailure, **more) -> None:
 
 
 @bp.route("/sign-in/sso", methods=["GET", "POST"])
-@limiter.limit(SIGN_IN_LIMIT, methods=["POST"])
+@limit_address("password")
 def start():
     if current_user.is_authenticated:
         return redirect(url_for("mfa.profile"))
