@@ -124,6 +124,8 @@ class Config:
     # Pending MFA step after the password, and pending enrolment secret.
     MFA_PENDING_SIGN_IN_TTL = timedelta(minutes=5)
     MFA_PENDING_ENROLMENT_TTL = timedelta(minutes=10)
+    # How long a "Confirm it's you" proof lets sensitive actions through (README, "Step-up").
+    STEP_UP_TTL = timedelta(minutes=10)
 
     # The sign-in failure limits (README, "Sign-in limits"): per account and per
     # address, counted in Redis when REDIS_URL is set, else in the database.

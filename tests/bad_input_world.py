@@ -12,6 +12,7 @@ from sqlmodel import SQLModel
 from tests.conftest import sign_in
 from tests.hostile import MARKUP
 from tests.mfa_support import clock, enable_mfa, password_step, submit_code  # noqa: F401
+from tests.step_up_support import confirm_its_you
 from webapp.mfa.forms import DIGITS, no_spaces
 from webapp.mfa.services import is_recovery_code_shaped
 from webapp.models import ListView
@@ -31,6 +32,7 @@ class Visitors(dict):
         client = self[name] = self.app.test_client()
         if name == "admin":
             assert sign_in(client, self.emails["ann"]).status_code == 302
+            confirm_its_you(client)  # the admin forms' own checks are what is tested
         elif name == "mfa":
             password_step(client, self.emails["mia"])
             assert submit_code(client, self.clock.code()).status_code == 302

@@ -27,7 +27,7 @@ from tests.bad_input_world import (
     is_code_attempt,
     post,
 )
-from tests.conftest import sign_in
+from tests.conftest import PASSWORD, sign_in
 from tests.hostile import HOSTILE, MANY_CASES, PER_CASE
 from tests.mfa_support import clock, enable_mfa, password_step, submit_code  # noqa: F401
 
@@ -228,10 +228,17 @@ def test_every_page_showing_user_data_escapes_it(app, factory, session, mailbox)
     client = app.test_client()
     assert sign_in(client, admin.email).status_code == 302
 
-    # An MFA reset: audited with the user's name, and emailed.
+    # An MFA reset: audited with the user's name, and emailed. "Confirm it's
+    # you" first, which carries the fields (the name too) as it must: escaped.
+    reset = {"display_name": NAMES[1], "role": "user", "active": "y", "accept_billing": "y"}
+    prompt = client.post_form(
+        f"/admin/users/{other.id}", reset, token_from=f"/admin/users/{other.id}"
+    )
+    assert "Confirm it's you" in prompt.get_data(as_text=True)
+    assert NAMES[1] not in prompt.get_data(as_text=True)
     response = client.post_form(
         f"/admin/users/{other.id}",
-        {"display_name": NAMES[1], "role": "user", "active": "y", "accept_billing": "y"},
+        {**reset, "current_password": PASSWORD},
         token_from=f"/admin/users/{other.id}",
     )
     assert response.status_code == 302

@@ -13,6 +13,7 @@ from sqlmodel import select
 from tests import mfa_support
 from tests.conftest import sign_in
 from tests.sso_support import ALPHA, configure_sso
+from tests.step_up_support import confirm_its_you
 from webapp.crypto import decrypt_secret
 from webapp.models import AuditEvent, SsoConfig, SsoDomain, User
 
@@ -69,6 +70,7 @@ def test_admin_configures_and_test_sign_in_reports_what_the_provider_returned(
 ):
     system, admin = alpha
     sign_in(client, admin.email)
+    confirm_its_you(client)
     assert save_provider(client, oidc_provider).status_code == 302
     config = config_of(session, system)
     assert (config.issuer, config.client_id, config.tested_at) == (
@@ -120,6 +122,7 @@ def test_a_failed_test_sign_in_is_reported_and_tests_nothing(
     system, admin = alpha
     configure_sso(app, session, system, oidc_provider, tested_at=None)
     sign_in(client, admin.email)
+    confirm_its_you(client)
     with oidc_provider.clock(-2 * 3600):
         started = client.post_form(
             "/admin/security/sso/test", {}, token_from="/admin/security"
@@ -141,6 +144,7 @@ def test_a_requirement_beyond_mfa_needs_a_good_test_first(
 ):
     system, admin = alpha
     sign_in(client, admin.email)
+    confirm_its_you(client)
     save_provider(client, oidc_provider)
     response = save_requirement(client, "sso_or_mfa")
     assert response.status_code == 422
@@ -157,6 +161,7 @@ def test_sso_only_needs_break_glass_admins_with_mfa_and_signs_out_the_rest(
     elsewhere = app.test_client()
     sign_in(elsewhere, colleague.email)
     sign_in(client, admin.email)
+    confirm_its_you(client)
 
     response = save_requirement(client, "sso_only")
     assert "Choose at least one break-glass admin" in response.get_data(as_text=True)
@@ -180,6 +185,7 @@ def test_an_admin_signed_in_by_password_must_be_break_glass_to_choose_sso_only(
     configure_sso(app, session, system, oidc_provider)
     mfa_support.enable_mfa(app, session, other)
     sign_in(client, admin.email)
+    confirm_its_you(client)
     response = save_requirement(client, "sso_only", break_glass=str(other.id))
     assert response.status_code == 422
     assert "add yourself to the break-glass admins" in response.get_data(as_text=True)
@@ -191,6 +197,7 @@ def test_replace_secret_shows_the_field_in_place_and_needs_a_new_test(
     system, admin = alpha
     configure_sso(app, session, system, oidc_provider)
     sign_in(client, admin.email)
+    confirm_its_you(client)
     fragment = client.get("/admin/security?replace=secret", headers={"HX-Request": "true"})
     body = fragment.get_data(as_text=True)
     assert body.lstrip().startswith('<div id="sso-secret">')
@@ -224,6 +231,7 @@ def test_bad_settings_get_a_clear_message_and_change_nothing(
     beta = factory.system("Beta Law")
     configure_sso(app, session, beta, oidc_provider, domains=("beta.test",))
     sign_in(client, admin.email)
+    confirm_its_you(client)
     response = save_provider(client, oidc_provider, **fields)
     assert response.status_code == 422
     assert str(escape(message)) in response.get_data(as_text=True)
@@ -241,6 +249,7 @@ def test_two_firms_claiming_one_domain_at_once_leave_it_to_one(
     for admin in admins:
         client = app.test_client()
         sign_in(client, admin.email)
+        confirm_its_you(client)
         clients.append((client, client.csrf_token("/admin/security")))
     barrier = threading.Barrier(2)
     statuses: list[int] = []

@@ -72,6 +72,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """One blueprint per area."""
+    from webapp.admin import security_routes  # noqa: F401  (its routes are admin_bp's)
     from webapp.admin.reminders import bp as reminders_bp
     from webapp.admin.routes import bp as admin_bp
     from webapp.admin.sso import bp as sso_admin_bp

@@ -45,6 +45,7 @@ class Action(StrEnum):
     SSO_REQUIREMENT_CHANGED = "sso.requirement_changed"
     SSO_PROVIDER_MFA_ACKNOWLEDGED = "sso.provider_mfa_acknowledged"
     SSO_TEST_SIGN_IN = "sso.test_sign_in"
+    STEP_UP = "auth.step_up"  # "Confirm it's you" before a sensitive action
 
 
 def record(

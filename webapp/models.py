@@ -18,6 +18,7 @@ from sqlmodel import Field, SQLModel
 
 from webapp import user_search
 from webapp.adoption.models import AdoptionSnapshot, SnapshotSource
+from webapp.auth.models import StepUpProof
 from webapp.expiry import expires
 from webapp.limits.models import FailureCount, SignInUnlock
 from webapp.model_base import UTCDateTime, utc_column, utcnow
@@ -52,6 +53,7 @@ __all__ = [
     "SsoAttempt",
     "SsoConfig",
     "SsoDomain",
+    "StepUpProof",
     "UTCDateTime",
     "utc_column",
     "utcnow",

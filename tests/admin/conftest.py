@@ -8,6 +8,7 @@ import pytest
 
 from tests import mfa_support
 from tests.conftest import sign_in
+from tests.step_up_support import confirm_its_you
 from webapp.crypto import hash_recovery_code
 from webapp.models import (
     RecoveryCode,
@@ -36,7 +37,9 @@ def firm(factory):
 
 @pytest.fixture
 def admin_client(client, firm):
+    """Ann signed in, with a fresh "Confirm it's you" (sensitive actions go through)."""
     sign_in(client, "ann@harbour.example")
+    confirm_its_you(client)
     return client
 
 

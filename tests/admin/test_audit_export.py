@@ -52,8 +52,10 @@ def test_the_audit_csv_is_the_firms_log_oldest_first_with_formulas_neutralised(
     header, *rows = download(admin_client)
 
     assert header == ["Time (UTC)", "Action", "By", "By email", "User", "User email", "Details"]
-    # Signing in as Ann was audited too: it is the newest.
-    assert [row[1] for row in rows] == ["mfa.reset_by_admin", "signin.succeeded", "signin.succeeded"]
+    # Signing in as Ann and her "Confirm it's you" were audited too: the newest.
+    assert [row[1] for row in rows] == [
+        "mfa.reset_by_admin", "signin.succeeded", "signin.succeeded", "auth.step_up"
+    ]
     reset = rows[0]
     assert reset[2:6] == ["Ann Admin", "ann@harbour.example", "'=HYPERLINK(\"http://x\")", "zoe@harbour.example"]
     assert json.loads(reset[6]) == {"acknowledgement": "+billing"}

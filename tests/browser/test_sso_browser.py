@@ -70,6 +70,11 @@ def test_an_admin_configures_single_sign_on_and_tests_it(
     page.get_by_label("Client secret").fill(ALPHA[1])
     page.get_by_label("Email domains").fill("alpha.test")
     page.get_by_role("button", name="Save single sign-on").click()
+    # A change of the firm's sign-in settings: "Confirm it's you" first (a page
+    # here, the form is not htmx), then the settings as typed are saved.
+    expect(page.get_by_role("heading", name="Confirm it's you")).to_be_visible()
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Confirm").click()
     expect(page.get_by_text("Saved the single sign-on settings.")).to_be_visible()
     expect(page.get_by_label("Client secret")).to_have_count(0)  # never shown again
 

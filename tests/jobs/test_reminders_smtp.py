@@ -6,6 +6,7 @@ from __future__ import annotations
 from tests.conftest import sign_in
 from tests.heads_up_helpers import outbox
 from tests.jobs.conftest import wait_until
+from tests.step_up_support import confirm_its_you
 from webapp.models import EmailStatus
 
 
@@ -22,6 +23,7 @@ def test_send_reminder_and_remind_everyone_are_emailed_once(
     factory.user(firm, "mere@harbour.example", "Mere Tūhoe")
     outsider = factory.user(factory.system("Other Firm"), "olga@other.example", "Olga Other")
     sign_in(client, "ann@harbour.example")
+    confirm_its_you(client)
 
     client.post_form("/admin/reminders", {"user": str(zoe.id)}, token_from="/admin/users")
     wait_until(lambda: delivered(smtp, 1), what="Zoë's reminder")

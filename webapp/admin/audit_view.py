@@ -43,6 +43,7 @@ ACTION_LABELS: dict[str, str] = {
     Action.USER_UPDATED: "User changed",
     Action.SYSTEM_UPDATED: "Country or accounting changed",
     Action.HEADS_UP_RULE_CHANGED: "Heads-up email changed",
+    Action.STEP_UP: "Confirmed it's you (step-up)",
 }
 
 # Code checks happen at several steps (the event's `where`); a wrong code while
@@ -52,6 +53,7 @@ CODE_STEPS = {
     "enrolment": "Setup",
     "deactivate": "Deactivate",
     "recovery_codes": "New recovery codes",
+    "step_up": "Confirm it's you",
 }
 LABELS_BY_STEP = {
     Action.SIGNIN_MFA_FAILED: "{step} code wrong",
@@ -69,6 +71,12 @@ FIELD_NAMES = {
     "hour": "Hour",
     "recipient_ids": "Recipients",
     "send_all_clear": "All-clear email",
+}
+# How a step-up was proved (its event's `method`).
+PROOF_WORDS = {
+    "code": "with a code from the app",
+    "recovery_code": "with a recovery code",
+    "password": "with the password",
 }
 VALUE_NAMES = {
     "accounting_link": ACCOUNTING_LABELS,
@@ -151,6 +159,8 @@ def event_details(details: dict, timezone: str) -> list[str]:
         "grace_days": lambda value: [] if value is None else [f"grace period {_plural(value, 'day')}"],
         "users_with_deadline": lambda value: [f"{_plural(value, 'user')} given a deadline"],
         "users": lambda value: [f"{_plural(value, 'user')} emailed"],
+        "method": lambda value: [PROOF_WORDS.get(value, f"with {value}")],
+        "path": lambda value: [f"for {value}"],
         "compliance_required": lambda value: [
             "NZ/AU compliance applies" if value else "NZ/AU compliance does not apply"
         ],

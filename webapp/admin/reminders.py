@@ -4,8 +4,7 @@ per local day (`webapp.reminders.remind_now`). Thin: the words are here, the
 work in the service.
 
 "Remind everyone without MFA" emails many people in the admin's name, so it
-needs the "Confirm it's you" step-up of the account-protection issue: its
-decorator goes on the line marked `# step-up`, under `@admin_required`.
+needs a fresh "Confirm it's you" (`step_up_required`, README "Step-up").
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from webapp.admin.routes import users_url
 from webapp.admin.user_edit import find_user
 from webapp.auth.decorators import admin_required
 from webapp.auth.sessions import current_system
+from webapp.auth.step_up import step_up_required
 from webapp.dialogs import close_dialog
 from webapp.extensions import db
 from webapp.htmx import wants_fragment
@@ -87,7 +87,7 @@ def remind():
 
 @bp.route("/everyone", methods=["POST"])
 @admin_required
-# step-up
+@step_up_required
 def remind_everyone():
     system = current_system()
     sent = reminders.remind_now(

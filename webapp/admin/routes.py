@@ -37,6 +37,7 @@ from webapp.admin.forms import (
 from webapp.adoption.panel import adoption_panel
 from webapp.auth.decorators import admin_required
 from webapp.auth.sessions import current_system
+from webapp.auth.step_up import step_up_required
 from webapp.csv_export import csv_download
 from webapp.dialogs import close_dialog, render_dialog
 from webapp.extensions import db
@@ -172,8 +173,21 @@ def delete_view(view_id: int):
     return redirect(url_for("admin.users"))
 
 
+def changes_access(user_id: int) -> bool:
+    """Whether an Edit user POST changes the role, the active flag or MFA (the
+    step-up's business; a new name alone is not). Parsed as the view parses it."""
+    user = user_edit.find_user(db.session, current_user.system_id, user_id)
+    if user is None:
+        return False  # the view answers 404
+    form = EditUserForm(obj=user)
+    return (form.role.data, form.active.data) != (user.role, user.active) or (
+        user.mfa_enabled and not form.mfa_enabled.data
+    )
+
+
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 @admin_required
+@step_up_required(when=changes_access)
 def edit_user(user_id: int):
     user = user_edit.find_user(db.session, current_user.system_id, user_id)
     if user is None:
@@ -200,7 +214,13 @@ def edit_user(user_id: int):
             return edit_user_saved(user, saved_message(user, resetting))
     status = 422 if request.method == "POST" else 200
     return render_dialog(
-        "admin/edit_user.html", "edit-user", status=status, section="users", user=user, form=form
+        "admin/edit_user.html",
+        "edit-user",
+        status=status,
+        section="users",
+        user=user,
+        form=form,
+        system_requires_mfa=current_system().mfa_required,
     )
 
 
@@ -271,76 +291,6 @@ def security_page(status: int = 200, **forms):
 @admin_required
 def security():
     return security_page()
-
-
-def saved(message: str):
-    flash(message, "info")
-    return redirect(url_for("admin.security"))
-
-
-@bp.route("/security/enforcement", methods=["POST"])
-@admin_required
-def enforcement():
-    form = EnforcementForm()
-    if form.validate_on_submit():
-        system = current_system()
-        try:
-            affected = security_settings.set_enforcement(
-                db.session,
-                admin=current_user,
-                system=system,
-                required=form.required.data,
-                grace_days=form.grace_days.data,
-                now=utcnow(),
-            )
-        except FieldError as error:
-            form[error.field].errors.append(str(error))
-            return security_page(status=422, enforcement=form)
-        if not system.mfa_required:
-            return saved("MFA is no longer required for all users.")
-        return saved(f"MFA is required for all users; {affected} must set it up.")
-    return security_page(status=422, enforcement=form)
-
-
-@bp.route("/security/system", methods=["POST"])
-@admin_required
-def system_settings():
-    form = SystemForm()
-    if form.validate_on_submit():
-        system = current_system()
-        security_settings.update_system_link(
-            db.session,
-            admin=current_user,
-            system=system,
-            country=form.country.data,
-            accounting=form.accounting.data,
-        )
-        return saved("Saved the country and accounting link.")
-    return security_page(status=422, system_form=form)
-
-
-@bp.route("/security/heads-up", methods=["POST"])
-@admin_required
-def heads_up():
-    form = HeadsUpForm()
-    admins = security_settings.system_admins(db.session, current_user.system_id)
-    form.admins.choices = {str(admin.id): admin.display_name for admin in admins}
-    if form.validate_on_submit():
-        settings = security_settings.HeadsUpSettings(
-            enabled=form.enabled.data,
-            kind=form.kind.data,
-            hour=form.hour.data,
-            recipient_ids=None if form.recipients.data == "all" else form.admins.data,
-            send_all_clear=form.send_all_clear.data,
-        )
-        rule = security_settings.heads_up_rule(db.session, current_user.system_id)
-        try:
-            security_settings.update_heads_up(db.session, admin=current_user, rule=rule, settings=settings)
-        except FieldError as error:
-            getattr(form, error.field).errors = [str(error)]
-        else:
-            return saved("Saved the heads-up email settings.")
-    return security_page(status=422, heads_up=form)
 
 
 @bp.route("/security/heads-up/send-now", methods=["POST"])

@@ -2,9 +2,8 @@
 "Test sign-in" and the sign-in requirement. Thin: the logic is in
 `webapp.sso.settings`.
 
-Every POST here changes the firm's sign-in settings, so each needs the
-"Confirm it's you" step-up of the account-protection issue: its decorator goes
-on the line marked `# step-up`, under `@admin_required`, of each route.
+Every POST here changes the firm's sign-in settings, so each needs a fresh
+"Confirm it's you" (`step_up_required`, README "Step-up").
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from webapp.accounts import FieldError
 from webapp.admin.routes import security_page
 from webapp.auth.decorators import admin_required
 from webapp.auth.sessions import current_system, sign_in_method
+from webapp.auth.step_up import step_up_required
 from webapp.extensions import db
 from webapp.models import SsoConfig, utcnow
 from webapp.sso import flow, settings
@@ -47,7 +47,7 @@ def saved_config() -> SsoConfig | None:
 
 @bp.route("", methods=["POST"])
 @admin_required
-# step-up
+@step_up_required
 def provider():
     form = ProviderForm()
     if form.validate_on_submit():
@@ -73,7 +73,7 @@ def provider():
 
 @bp.route("/secret", methods=["POST"])
 @admin_required
-# step-up
+@step_up_required
 def secret():
     config = saved_config()
     if config is None:
@@ -97,7 +97,7 @@ def secret():
 
 @bp.route("/test", methods=["POST"])
 @admin_required
-# step-up
+@step_up_required
 def test_sign_in():
     """ "Test sign-in": the admin goes through the provider; the callback reports."""
     config = saved_config()
@@ -122,7 +122,7 @@ def test_sign_in():
 
 @bp.route("/requirement", methods=["POST"])
 @admin_required
-# step-up
+@step_up_required
 def requirement():
     config = saved_config()
     if config is None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from flask import current_app, url_for
-from sqlmodel import Session, func, select
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import Session
 
 from webapp import audit
 from webapp.accounts import FieldError
@@ -22,16 +24,44 @@ def find_user(session: Session, system_id: int, user_id: int) -> User | None:
     return user if user is not None and user.system_id == system_id else None
 
 
-def other_active_admins(session: Session, user: User) -> int:
-    return session.exec(
-        select(func.count())
-        .select_from(User)
-        .where(
-            User.system_id == user.system_id,
-            User.active_admin,
-            User.id != user.id,
-        )
-    ).one()
+OWN_MFA = (
+    "You cannot turn off your own MFA here. Use My Profile → Deactivate, which asks "
+    "for a code (not offered while the firm requires MFA)."
+)
+
+
+def stop_being_admin(session: Session, user: User, role: str, active: bool) -> bool:
+    """Demote or deactivate the active admin `user` only while another active
+    admin of the firm remains; False (nothing changed) when they are the last.
+
+    Two such changes at once (two admins demoting each other, "demote me" with
+    "deactivate the other") must not both see the other admin and both go
+    ahead. PostgreSQL: each first locks the firm's row (SELECT … FOR UPDATE), so
+    they queue, and the check after the lock sees what the first committed.
+    SQLite (no row locks, one writer at a time): the check is inside the UPDATE
+    that makes the change, so it runs under the database's write lock.
+    """
+    systems, users = System.__table__, User.__table__
+    session.execute(
+        sa.select(systems.c.id).where(systems.c.id == user.system_id).with_for_update()
+    )
+    other = users.alias("other_admin")
+    another_admin = sa.exists().where(
+        other.c.system_id == users.c.system_id,
+        other.c.id != users.c.id,
+        other.c.active == sa.true(),
+        other.c.role == Role.ADMIN.value,
+    )
+    changed = session.execute(
+        sa.update(users)
+        .where(users.c.id == user.id, another_admin)
+        .values(role=role, active=active)
+    ).rowcount
+    if changed:
+        # The row as it is now (the ORM need not write these again).
+        set_committed_value(user, "role", role)
+        set_committed_value(user, "active", active)
+    return bool(changed)
 
 
 def enrolment_deadline(system: System, now: datetime) -> datetime | None:
@@ -69,22 +99,23 @@ def update_user(
             "An admin cannot turn MFA on for someone else: the user sets it up from My Profile.",
         )
     resetting = user.mfa_enabled and not changes.mfa_enabled
+    if resetting and user.id == admin.id:
+        raise FieldError("mfa_enabled", OWN_MFA)
     if resetting and not changes.billing_acknowledged:
         raise FieldError(
             "accept_billing",
             "To turn MFA off, select “I accept the billing changes and understand the "
             "terms of use”. Nothing was changed.",
         )
+    before = {"display_name": user.display_name, "role": user.role, "active": user.active}
     losing_admin = (
         user.active_admin and (changes.role != Role.ADMIN.value or not changes.active)
     )
-    if losing_admin and other_active_admins(session, user) == 0:
+    if losing_admin and not stop_being_admin(session, user, changes.role, changes.active):
         raise FieldError(
             "role" if changes.role != Role.ADMIN.value else "active",
             "This is the last active admin: make someone else an admin first.",
         )
-
-    before = {"display_name": user.display_name, "role": user.role, "active": user.active}
     user.display_name, user.role, user.active = name, changes.role, changes.active
     user.refresh_search_key()
     diff = {

@@ -8,6 +8,7 @@ from flask import Blueprint, flash, get_template_attribute, redirect, request, u
 from flask_login import current_user, login_required, login_user
 from flask_wtf.csrf import CSRFError
 
+from webapp.auth import step_up
 from webapp.auth.services import safe_next
 from webapp.auth.sessions import current_system
 from webapp.dialogs import close_dialog, render_dialog
@@ -214,18 +215,31 @@ def deactivate():
 @login_required
 @limit_address("code")
 def recovery_codes():
-    """How many recovery codes are left; new ones for a current code from the app."""
+    """How many recovery codes are left; new ones for a current code from the app.
+
+    A step-up (README, "Step-up"): the code asked for here is the fresh proof,
+    and counts as one for the next sensitive action; with a fresh proof in this
+    session, no code is asked for.
+    """
     if not current_user.mfa_enabled:
         return redirect(url_for("mfa.profile"))
+    now = utcnow()
+    fresh = step_up.is_fresh(db.session, me(), now)
     form = RecoveryCodesForm()
+    if fresh:
+        del form.code
     status = 200
     if form.validate_on_submit():
-        result, codes = services.regenerate_recovery_codes(
-            db.session, me(), form.code.data, utcnow()
-        )
+        if fresh:
+            codes = services.new_recovery_codes(db.session, me(), now)
+        else:
+            result, codes = services.regenerate_recovery_codes(db.session, me(), form.code.data, now)
+            if codes:
+                step_up.record_proof(db.session, me(), "code", now)
+            else:
+                status = code_error(form, result)
         if codes:
             return render_dialog("mfa/recovery_codes.html", DIALOG, codes=codes, form=form)
-        status = code_error(form, result)
     elif request.method == "POST":
         status = 422
     return render_code_dialog(
@@ -233,6 +247,7 @@ def recovery_codes():
         form,
         status,
         left=services.recovery_codes_left(db.session, me()),
+        needs_code=not fresh,
     )
 
 

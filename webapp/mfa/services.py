@@ -246,9 +246,14 @@ def regenerate_recovery_codes(session: Session, user: User, code: str, now: date
     check = check_totp(session, user, code, now, where="recovery_codes")
     if not check.accepted:
         return check, None
+    return check, new_recovery_codes(session, user, now)
+
+
+def new_recovery_codes(session: Session, user: User, now: datetime) -> list[str]:
+    """New recovery codes (the caller has the proof that it is the user): audited."""
     codes = replace_recovery_codes(session, user, now)
     audit.record(session, Action.MFA_RECOVERY_CODES_REGENERATED, actor=user, subject=user)
-    return check, codes
+    return codes
 
 
 # --- code checks ------------------------------------------------------------
