@@ -1,7 +1,7 @@
 """step-up proofs ("Confirm it's you")
 
-Revision ID: 0009_step_up
-Revises: 0008_passkeys
+Revision ID: 0010_step_up
+Revises: 0009_failure_counts
 Create Date: 2026-12-01 01:00:00
 
 One row per proof given in a browser session (README, "Step-up"): the hash of
@@ -16,8 +16,8 @@ from alembic import op
 
 import webapp.models
 
-revision: str = "0009_step_up"
-down_revision: str | Sequence[str] | None = "0008_passkeys"
+revision: str = "0010_step_up"
+down_revision: str | Sequence[str] | None = "0009_failure_counts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
