@@ -152,6 +152,7 @@ class Server:
         env: dict,
         log: Path,
         workers: int = GUNICORN_WORKERS,
+        options: tuple[str, ...] = (),
     ):
         self.name = name
         self.port = free_port()
@@ -172,6 +173,7 @@ class Server:
             "--access-logformat",
             "%(m)s %(U)s %(s)s %(D)s",
             *_gunicorn_flags(python),
+            *options,
             target,
         ]
         self._cwd = cwd
