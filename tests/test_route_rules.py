@@ -62,6 +62,10 @@ RULES = {
     "passkeys.remove": (OWN, "GET", "/profile/passkeys/{passkey}/remove"),
     "limits.unlock": (PUBLIC, "GET", "/sign-in/unlock/not-a-token"),
     "limits.clear_lock": (ADMIN, "POST", "/admin/users/{user}/sign-in-lock"),
+    "passwords.forgot": (PUBLIC, "GET", "/password/forgot"),
+    "passwords.open_link": (PUBLIC, "GET", "/password/reset/not-a-token"),
+    "passwords.set_password": (PUBLIC, "GET", "/password/set"),
+    "passwords.change": (SIGNED_IN, "GET", "/profile/password"),
 }
 # Routes whose GET and POST differ get a second line for the other method.
 EXTRA = [
@@ -72,6 +76,9 @@ EXTRA = [
     ("sso.start", PUBLIC, "POST", "/sign-in/sso"),
     ("passkeys.rename", OWN, "POST", "/profile/passkeys/{passkey}/rename"),
     ("passkeys.remove", OWN, "POST", "/profile/passkeys/{passkey}/remove"),
+    ("passwords.forgot", PUBLIC, "POST", "/password/forgot"),
+    ("passwords.set_password", PUBLIC, "POST", "/password/set"),
+    ("passwords.change", SIGNED_IN, "POST", "/profile/password"),
 ]
 CASES = [(endpoint, *rule) for endpoint, rule in RULES.items()] + EXTRA
 VISITORS = ["anonymous", "user", "admin", "other-system admin"]

@@ -81,6 +81,7 @@ def register_blueprints(app: Flask) -> None:
     from webapp.limits.routes import bp as limits_bp
     from webapp.mfa.routes import bp as mfa_bp
     from webapp.passkeys.routes import bp as passkeys_bp
+    from webapp.passwords.routes import bp as passwords_bp
     from webapp.security import register_converters
     from webapp.sso.routes import bp as sso_bp
 
@@ -94,6 +95,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(reminders_bp)
     app.register_blueprint(limits_bp)
+    app.register_blueprint(passwords_bp)
 
 
 def register_template_filters(app: Flask) -> None:

@@ -34,6 +34,10 @@ class Action(StrEnum):
     SIGNIN_UNLOCK_LINK_USED = "signin.unlock_link_used"
     SIGNIN_LOCK_CLEARED = "signin.lock_cleared"  # an admin's "Clear sign-in lock"
     SIGNOUT = "signout"
+    PASSWORD_RESET_REQUESTED = "password.reset_requested"  # noqa: S105 (an action name)
+    PASSWORD_RESET = "password.reset"  # noqa: S105 (set with a "Forgot your password?" link)
+    PASSWORD_SET = "password.set"  # noqa: S105 (set with an invitation's link)
+    PASSWORD_CHANGED = "password.changed"  # noqa: S105 (changed on My Profile)
     USER_UPDATED = "user.updated"
     SYSTEM_UPDATED = "system.updated"
     HEADS_UP_RULE_CHANGED = "heads_up.rule_changed"

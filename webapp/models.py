@@ -23,6 +23,7 @@ from webapp.expiry import expires
 from webapp.limits.models import FailureCount, SignInUnlock
 from webapp.model_base import UTCDateTime, utc_column, utcnow
 from webapp.passkeys.models import Ceremony, Passkey, PasskeyChallenge
+from webapp.passwords.models import PasswordToken
 from webapp.records import FINISHED_EMAIL, AuditEvent, EmailStatus, OutboundEmail
 from webapp.sso.models import (
     SSO_METHODS,
@@ -44,6 +45,7 @@ __all__ = [
     "OutboundEmail",
     "Passkey",
     "PasskeyChallenge",
+    "PasswordToken",
     "SSO_METHODS",
     "AdoptionSnapshot",
     "SignInMethod",

@@ -60,6 +60,13 @@ def start_session(user: User, method: SignInMethod = SignInMethod.PASSWORD) -> N
     login_user(user, remember=False)
 
 
+def keep_this_session(user: User) -> None:
+    """After the user's session version moved on (a password change here): this
+    browser stays signed in, under the new version, with its sign-in time
+    (the absolute timeout still counts from it) and method; the others end."""
+    login_user(user, remember=False)
+
+
 def sign_in_method() -> str:
     """How this session was signed in (a SignInMethod value)."""
     return session.get(SIGN_IN_METHOD, SignInMethod.PASSWORD.value)

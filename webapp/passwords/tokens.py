@@ -1,0 +1,83 @@
+"""Emailed links that set a password once: one service for every purpose
+("Set a new password" after "Forgot your password?", an invitation's "Set your
+password"). The email holds a random token, the row only its hash."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from webapp.crypto import new_token, token_hash
+from webapp.models import User
+from webapp.passwords.models import PasswordToken
+from webapp.single_use import claim_once
+
+
+class Purpose(StrEnum):
+    RESET = "reset"
+    INVITATION = "invitation"
+
+
+RESET_LINK_TTL = timedelta(minutes=30)
+MAX_TOKEN_LENGTH = 100  # tokens are 43 characters; longer input is not looked up
+
+
+def issue(session: Session, user: User, purpose: Purpose, ttl: timedelta, now: datetime) -> str:
+    """A new link for `user`; every older live one of the same purpose is used up."""
+    use_up(session, user, now, purpose)
+    token = new_token()
+    session.add(
+        PasswordToken(
+            token_hash=token_hash(token),
+            user_id=user.id,
+            purpose=purpose.value,
+            expires_at=now + ttl,
+            created_at=now,
+        )
+    )
+    return token
+
+
+def use_up(session: Session, user: User, now: datetime, purpose: Purpose | None = None) -> None:
+    """End the user's live links (of one purpose; of all, for a password change)."""
+    table = PasswordToken.__table__
+    conditions = [table.c.user_id == user.id, table.c.consumed_at.is_(None)]
+    if purpose is not None:
+        conditions.append(table.c.purpose == purpose.value)
+    session.execute(sa.update(table).where(*conditions).values(consumed_at=now))
+
+
+def _live(token: str, purpose: Purpose, now: datetime):
+    return (
+        PasswordToken.token_hash == token_hash(token),
+        PasswordToken.purpose == purpose.value,
+        PasswordToken.consumed_at.is_(None),
+        PasswordToken.expires_at > now,
+    )
+
+
+def holder(session: Session, token: object, purpose: Purpose, now: datetime) -> User | None:
+    """The active user whose live link this is, else None (nothing is used up)."""
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    user = session.exec(
+        select(User)
+        .join(PasswordToken, PasswordToken.user_id == User.id)
+        .where(*_live(token, purpose, now))
+    ).first()
+    return user if user is not None and user.active else None
+
+
+def claim(session: Session, token: str, purpose: Purpose, now: datetime) -> bool:
+    """Use the link up; True for the one request that did (a conditional UPDATE)."""
+    table = PasswordToken.__table__
+    return claim_once(
+        session,
+        table,
+        table.c.token_hash == token_hash(token),
+        table.c.purpose == purpose.value,
+        now=now,
+    )
