@@ -211,14 +211,42 @@ def finalize(config: dict, instance: Path | None = None) -> None:
         },
     )
     if config.get("ENV_NAME") == "production":
-        secret = config.get("SECRET_KEY") or ""
-        if secret == DEV_SECRET_KEY or len(secret) < 32:
-            raise RuntimeError("SECRET_KEY must be set to a random value of 32+ characters.")
-        keys = config.get("MFA_ENCRYPTION_KEYS") or []
-        if not keys or DEV_ENCRYPTION_KEY in keys:
-            raise RuntimeError("MFA_ENCRYPTION_KEYS must be set and must not hold the dev key.")
-        if config.get("SSO_ALLOW_HTTP_ISSUERS"):
-            raise RuntimeError("SSO_ALLOW_HTTP_ISSUERS must stay off in production.")
+        check_production(config)
+
+
+# A random key of 32+ characters from any generator in the README has far more
+# distinct characters than this; "aaaa…" or "changeme" repeated has fewer.
+MIN_SECRET_LENGTH = 32
+MIN_SECRET_DISTINCT = 16
+
+
+def check_production(config) -> None:
+    """Refuse to start production with a guessable secret or a development setup."""
+    secret = config.get("SECRET_KEY") or ""
+    if secret == DEV_SECRET_KEY:
+        raise RuntimeError(
+            "SECRET_KEY is the public development value: set a random one "
+            f"of {MIN_SECRET_LENGTH}+ characters (README, \"Production\")."
+        )
+    if len(secret) < MIN_SECRET_LENGTH or len(set(secret)) < MIN_SECRET_DISTINCT:
+        raise RuntimeError(
+            f"SECRET_KEY must be a random value of {MIN_SECRET_LENGTH}+ characters with at "
+            f"least {MIN_SECRET_DISTINCT} different characters (this one has {len(secret)} "
+            f"characters, {len(set(secret))} different); README, \"Production\"."
+        )
+    keys = config.get("MFA_ENCRYPTION_KEYS") or []
+    if not keys or DEV_ENCRYPTION_KEY in keys:
+        raise RuntimeError(
+            "MFA_ENCRYPTION_KEYS must be set and must not hold the public development key "
+            "(README, \"Production\", says how to make a Fernet key)."
+        )
+    if config.get("DATABASE_URL", "").startswith("sqlite"):
+        raise RuntimeError(
+            "Production needs PostgreSQL: set DATABASE_URL to a postgresql+psycopg:// URL "
+            "(SQLite is for development and tests)."
+        )
+    if config.get("SSO_ALLOW_HTTP_ISSUERS"):
+        raise RuntimeError("SSO_ALLOW_HTTP_ISSUERS must stay off in production.")
 
 
 class DevConfig(Config):

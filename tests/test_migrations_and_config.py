@@ -21,7 +21,7 @@ from webapp.countries import COUNTRIES
 from webapp.extensions import db
 from webapp.models import System, UTCDateTime, search_key, utcnow
 
-STRONG_SECRET = "s" * 40
+STRONG_SECRET = "kR7vQ2xLp9sT4wZ1mN8bY3cF6hJ0dG5a"
 STRONG_KEY = "bmV3LWtleS1mb3ItcHJvZHVjdGlvbi11c2UtMDAwMDA="
 
 

@@ -1,10 +1,11 @@
 """Response security headers: a Content-Security-Policy without inline script
-or style, no framing, no sniffing, and pages never stored by caches; plus the
-input guards every request passes (no NUL characters, row ids that fit)."""
+or style, no framing, no sniffing, pages never stored by caches, and HSTS in
+production; plus the input guards every request passes (no NUL characters, row
+ids that fit)."""
 
 from __future__ import annotations
 
-from flask import Flask, Response, abort, request
+from flask import Flask, Response, abort, current_app, request
 from werkzeug.routing import IntegerConverter
 
 # No inline script or style anywhere: htmx is configured (in base.html) to need
@@ -33,10 +34,17 @@ SECURITY_HEADERS = {
 }
 
 
+# Production only: served behind TLS there, and a browser that saw it keeps
+# using https for a year (development runs on plain http://127.0.0.1).
+STRICT_TRANSPORT_SECURITY = "max-age=31536000; includeSubDomains"
+
+
 def add_security_headers(response: Response) -> Response:
     """Set the security headers; dynamic pages are never stored by caches."""
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    if current_app.config["ENV_NAME"] == "production":
+        response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
     if request.endpoint != "static":
         # Pages carry personal data, secrets during MFA setup, and CSRF tokens.
         response.headers["Cache-Control"] = "no-store"

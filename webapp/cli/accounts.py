@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from webapp import accounts
@@ -73,7 +74,13 @@ def demo() -> None:
     """Create the demo firm (a New Zealand firm linked to Xero) and say how to sign in.
 
     Run `db upgrade` first. Safe to run again: an existing demo firm is kept.
+    Refused in production: its users' password is printed here and in the README.
     """
+    if current_app.config["ENV_NAME"] == "production":
+        fail(
+            "`demo` is refused in production: its accounts share a published password. "
+            "Create the firm with `systems create` and `users create`."
+        )
     session = db.session
     system = accounts.find_system(session, DEMO_SYSTEM)
     if system is None:
