@@ -70,6 +70,14 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
+def rehash_if_outdated(password_hash: str, password: str) -> str | None:
+    """A new hash of `password`, just verified against `password_hash`, when that
+    hash was made with other argon2 parameters than the configured ones (so
+    raising the cost reaches every account at its next sign-in); else None."""
+    hasher = _password_hasher()
+    return hasher.hash(password) if hasher.check_needs_rehash(password_hash) else None
+
+
 def _dummy_hash() -> str:
     cache = current_app.extensions.setdefault("firmguard_dummy_hash", {})
     key = id(_password_hasher())
@@ -103,6 +111,7 @@ __all__ = [
     "hash_recovery_code",
     "new_token",
     "reencrypt_secret",
+    "rehash_if_outdated",
     "token_hash",
     "verify_password",
 ]

@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 
 from webapp import audit
 from webapp.audit import Action
-from webapp.crypto import verify_password
+from webapp.crypto import rehash_if_outdated, verify_password
 from webapp.models import SignInMethod, User, utcnow
 
 
@@ -28,13 +28,25 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
     and answer the same, so the response tells an attacker nothing.
     """
     user = find_user_by_email(session, email)
-    password_ok = verify_password(user.password_hash if user else None, password)
+    password_ok = password_is_right(user, password)
     if user is None:
         return None
     if not password_ok or not user.active:
         record_refusal(session, user, reason="password" if not password_ok else "inactive")
         return None
     return user
+
+
+def password_is_right(user: User | None, password: str) -> bool:
+    """The one place a password is checked (sign-in, step-up). A right password
+    whose stored hash was made with older argon2 parameters is re-hashed under
+    the configured ones; the caller's unit of work saves it."""
+    if not verify_password(user.password_hash if user else None, password):
+        return False
+    new_hash = rehash_if_outdated(user.password_hash, password)
+    if new_hash is not None:
+        user.password_hash = new_hash
+    return True
 
 
 def record_refusal(session: Session, user: User, *, reason: str) -> None:

@@ -41,9 +41,9 @@ from sqlmodel import Session, delete, select
 from webapp import audit
 from webapp.audit import Action
 from webapp.auth.models import StepUpProof
-from webapp.auth.services import safe_next
+from webapp.auth.services import password_is_right, safe_next
 from webapp.auth.sessions import current_system
-from webapp.crypto import new_token, token_hash, verify_password
+from webapp.crypto import new_token, token_hash
 from webapp.dialogs import CLOSE_EVENT
 from webapp.extensions import db
 from webapp.htmx import render_page, wants_fragment
@@ -98,7 +98,7 @@ def check_password(session: Session, user: User, value: str, now: datetime) -> m
     """The password, counted like a code: so a session left open cannot guess it."""
     if not throttle.take_attempt(session, user, now):
         return mfa.CodeCheck(mfa.Outcome.LOCKED, locked_until=throttle.current_lock(user, now))
-    if verify_password(user.password_hash, value):
+    if password_is_right(user, value):
         throttle.clear(user)
         return mfa.CodeCheck(mfa.Outcome.ACCEPTED)
     locked_until = throttle.record_failure(session, user, now, where=WHERE)
