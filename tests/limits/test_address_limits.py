@@ -126,3 +126,33 @@ def test_trusted_proxies_decides_whose_address_counts(app, client, factory, cloc
         app.test_client(), "ann@example.com", **proxied("127.0.0.1", "192.0.2.77")
     )
     assert someone_else.status_code == (302 if proxies == 1 else 429)
+
+
+def test_wrong_step_up_codes_count_against_the_address(app, factory, session, clock):
+    """48 wrong codes at sign-in, then 2 wrong "Confirm it's you" codes: the
+    address's budget is spent, for the step-up and the sign-in code alike."""
+    firm = factory.system(name="Harbour Law")
+    people = [factory.user(firm, email=f"person{n}@harbour.example") for n in range(13)]
+    admin = factory.user(firm, email="aroha@harbour.example", admin=True)
+    for person in [*people, admin]:
+        enable_mfa(app, session, person)
+    for person in people[:12]:
+        guesser = app.test_client()
+        assert sign_in(guesser, person.email, **OFFICE).status_code == 302
+        assert {submit_code(guesser, "000000", **OFFICE).status_code for _ in range(4)} == {422}
+    office_admin = app.test_client()
+    assert sign_in(office_admin, admin.email, **OFFICE).status_code == 302
+    assert submit_code(office_admin, clock.code(), **OFFICE).status_code == 302
+    clock.advance(seconds=30)
+
+    def step_up(code: str) -> int:
+        data = {"country": "NZ", "accounting": "none", "code": code}
+        return office_admin.post_form(
+            "/admin/security/system", data, token_from="/admin/security", **OFFICE
+        ).status_code
+
+    assert [step_up("000000") for _ in range(2)] == [422, 422]
+    assert step_up(clock.code()) == 429
+    colleague = app.test_client()
+    assert sign_in(colleague, people[12].email, **OFFICE).status_code == 302
+    assert submit_code(colleague, clock.code(), **OFFICE).status_code == 429

@@ -33,7 +33,7 @@ from datetime import datetime
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import current_app, make_response, render_template, request, url_for
+from flask import abort, current_app, make_response, render_template, request, url_for
 from flask import session as browser_session
 from flask_login import current_user
 from sqlmodel import Session, delete, select
@@ -47,6 +47,7 @@ from webapp.crypto import new_token, token_hash
 from webapp.dialogs import CLOSE_EVENT
 from webapp.extensions import db
 from webapp.htmx import render_page, wants_fragment
+from webapp.limits import policy as limits
 from webapp.mfa import services as mfa
 from webapp.mfa import throttle
 from webapp.models import System, User, utcnow
@@ -216,10 +217,14 @@ def confirm():
     problem = given.shape(value)
     if problem:
         return prompt(proofs, errors={given.field: problem}, status=422)
+    if limits.address_locked("code", now):
+        abort(429)  # as the code routes answer: this address guessed too often
     check = given.check(db.session, user, value, now)
     if check.outcome is mfa.Outcome.LOCKED:
         return prompt(proofs, status=429)
     if not check.accepted:
+        # A wrong proof spends the address's wrong-code budget, as at sign-in.
+        limits.count_address_failure("code", now)
         replay = check.outcome is mfa.Outcome.REPLAY
         message = mfa.OUTCOME_MESSAGES[check.outcome] if replay else given.wrong
         return prompt(proofs, errors={given.field: message}, status=422)

@@ -154,6 +154,20 @@ def address_key(scope: str) -> str:
     return f"address:{scope}:{client_address()}"
 
 
+def address_locked(scope: str, now: datetime) -> bool:
+    """Whether this request's address is locked in `scope` (never, limits off)."""
+    if not enabled():
+        return False
+    count = read(address_key(scope), now)
+    return count is not None and count.lock(now) is not None
+
+
+def count_address_failure(scope: str, now: datetime) -> None:
+    """One failure of this request's address in `scope` (a wrong code …)."""
+    if enabled():
+        count_failure(address_key(scope), ADDRESS, now)
+
+
 def limit_address(scope: str):
     """Route decorator: POSTs from an address locked in `scope` get 429 without
     being looked at; a POST answered 422 (a wrong password or code, an unknown
@@ -165,13 +179,12 @@ def limit_address(scope: str):
         def wrapped(*args, **kwargs):
             if request.method != "POST" or not enabled():
                 return view(*args, **kwargs)
-            key, now = address_key(scope), utcnow()
-            count = read(key, now)
-            if count is not None and count.lock(now):
+            now = utcnow()
+            if address_locked(scope, now):
                 abort(429)
             response = make_response(view(*args, **kwargs))
             if response.status_code == 422 or g.pop(FAILED, False):
-                count_failure(key, ADDRESS, now)
+                count_address_failure(scope, now)
             return response
 
         return wrapped
