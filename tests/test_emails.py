@@ -18,6 +18,7 @@ from tests.admin.conftest import edit_form
 from tests.admin.conftest import enable_mfa as enable_mfa_for_reset
 from tests.conftest import sign_in
 from tests.heads_up_helpers import add_admin, add_users, tick
+from tests.step_up_support import confirm_its_you
 from tests.test_mfa_enrolment import activate, save, stored_secret
 from webapp import mail
 from webapp.models import System, User
@@ -106,6 +107,7 @@ def test_admin_reset_email(app, client, factory, session, kauri, mailbox):
     jose = factory.user(kauri, "jose@kauri.example", "José Álvarez")
     enable_mfa_for_reset(app, session, jose.id)
     sign_in(client, "ann@harbour.example")
+    confirm_its_you(client)  # a reset is a sensitive action
     client.post_form(
         f"/admin/users/{jose.id}",
         edit_form(session.get(User, jose.id), mfa_enabled=None, accept_billing="y"),
