@@ -23,6 +23,7 @@ from flask import current_app
 from sqlmodel import Session, select
 
 from webapp.models import EmailStatus, OutboundEmail, utcnow
+from webapp.plain_text import has_control_characters
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +36,19 @@ SEND_LEASE = timedelta(minutes=10)
 BATCH_SIZE = 500
 
 
+class UnsafeHeader(ValueError):
+    """A header value that would not stay one header line."""
+
+
 def build_message(row: OutboundEmail, sender: str) -> EmailMessage:
     """A multipart/alternative message (plain text, then HTML) for an outbox row,
     dated when it is sent and identified under the site's own domain."""
     message = EmailMessage()
-    message["From"] = sender
-    message["To"] = row.recipient
-    message["Subject"] = row.subject
+    for name, value in (("From", sender), ("To", row.recipient), ("Subject", row.subject)):
+        if has_control_characters(value or ""):
+            # Never a header split by CR/LF (a header injection): the row fails.
+            raise UnsafeHeader(f"the {name} header holds a control character: {value!r}")
+        message[name] = value
     message["Date"] = format_datetime(utcnow())
     domain = urlsplit(current_app.config["BASE_URL"]).hostname or "firmguard.local"
     message["Message-ID"] = make_msgid(idstring=f"outbox-{row.id}", domain=domain)
@@ -143,11 +150,27 @@ def record_sent(session: Session, row: OutboundEmail) -> None:
     log.info("sent %s email %s to %s", row.kind, row.id, row.recipient)
 
 
-def record_failure(session: Session, row: OutboundEmail, now: datetime, error: Exception) -> str:
-    """Keep the row pending with a backed-off next attempt, or fail it after
-    `MAX_ATTEMPTS`; returns the outcome ("retry" or "failed")."""
+def is_temporary(error: Exception) -> bool:
+    """Whether another try may succeed: an SMTP 4xx answer, a dropped connection,
+    a server out of reach. A 5xx answer (a recipient that does not exist, a
+    message refused), a message that cannot be built, any other error: not."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return any(code < 500 for code, _message in error.recipients.values())
+    if isinstance(error, smtplib.SMTPResponseException):
+        return error.smtp_code < 500
+    if isinstance(error, smtplib.SMTPNotSupportedError):
+        return False  # e.g. an address that needs SMTPUTF8 the server lacks
+    return isinstance(error, (OSError, smtplib.SMTPException))
+
+
+def record_failure(
+    session: Session, row: OutboundEmail, now: datetime, error: Exception, *, final: bool = False
+) -> str:
+    """Keep the row pending with a backed-off next attempt, or fail it when the
+    error is `final` or after `MAX_ATTEMPTS`; returns the outcome ("retry" or
+    "failed")."""
     row.last_error = f"{type(error).__name__}: {error}"[:2000]
-    if row.attempts >= MAX_ATTEMPTS:
+    if final or row.attempts >= MAX_ATTEMPTS:
         row.status = EmailStatus.FAILED.value
         outcome = "failed"
     else:
@@ -167,9 +190,12 @@ def deliver_due(session: Session, now: datetime | None = None, ids: Iterable[int
     committed before the send (so no other worker sends it while this one
     does, and a worker that dies mid-send leaves it parked for its lease),
     and its outcome right after (so a crash later in the batch never forgets
-    that it went out). An SMTP error leaves the row pending with a backed-off
-    next attempt (or failed after `MAX_ATTEMPTS`); a server that cannot be
-    reached at all counts as one failed attempt for every row of the batch.
+    that it went out). A temporary SMTP error (4xx, a dropped connection)
+    leaves the row pending with a backed-off next attempt (or failed after
+    `MAX_ATTEMPTS`); any other error with a row (a 5xx refusal, a message that
+    cannot be built) fails it at once, with its `last_error`, and the batch goes
+    on. A server that cannot be reached at all counts as one failed attempt
+    for every row of the batch.
     """
     now = now or utcnow()
     counts = {"sent": 0, "retry": 0, "failed": 0}
@@ -194,8 +220,10 @@ def deliver_due(session: Session, now: datetime | None = None, ids: Iterable[int
                 if transport is None:
                     raise connect_error
                 transport.send(build_message(row, sender))
-            except (OSError, smtplib.SMTPException) as error:
-                outcome = record_failure(session, row, now, error)
+            except Exception as error:  # any: one bad row must not stop the batch
+                # An unreachable server is the batch's problem, never the row's.
+                final = transport is not None and not is_temporary(error)
+                outcome = record_failure(session, row, now, error, final=final)
             else:
                 record_sent(session, row)
                 outcome = "sent"

@@ -24,12 +24,20 @@ def pytest_collection_modifyitems(items):
 
 
 class RecordingHandler:
-    """Keeps every message; refuses the next `refuse` messages with a 451."""
+    """Keeps every message; refuses the next `refuse` messages with a 451, and
+    the addresses in `unknown` for good (550)."""
 
     def __init__(self) -> None:
         self.messages = []
         self.connections = 0
         self.refuse = 0
+        self.unknown: set[str] = set()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.unknown:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         self.connections += 1

@@ -46,3 +46,34 @@ def test_a_refused_message_does_not_stop_the_rest_of_the_batch(app, session, smt
     session.expire_all()
     statuses = sorted(session.get(OutboundEmail, row_id).status for row_id in ids)
     assert statuses == [EmailStatus.PENDING.value, EmailStatus.SENT.value, EmailStatus.SENT.value]
+
+
+def test_poison_rows_fail_at_once_and_the_rest_of_the_batch_is_sent(app, session, smtp):
+    """Among good rows: a recipient the server refuses for good (550), and a
+    row whose subject would split into a second header (CR/LF: written before
+    names were checked). Each fails at once, with its reason; the others go."""
+    good, unknown, injected = queue_three(app)
+    smtp.handler.unknown = {"user1@example.com"}
+    row = session.get(OutboundEmail, injected)
+    row.subject = "Please set up MFA\r\nBcc: everyone@example.com"
+    session.add(row)
+    session.commit()
+    with app.app_context():
+        last = outbox_service.queue_email(
+            session, recipient="last@example.com", dedupe_key="reminder:last", **REMINDER
+        )
+        session.commit()
+        assert mail.deliver_due(session) == {"sent": 2, "retry": 0, "failed": 2}
+        assert mail.sweep(session) == {"sent": 0, "retry": 0, "failed": 0}  # none re-leased
+    session.expire_all()
+    rows = {row_id: session.get(OutboundEmail, row_id) for row_id in (good, unknown, injected, last)}
+    assert [rows[good].status, rows[last].status] == [EmailStatus.SENT.value] * 2
+    for row_id in (unknown, injected):
+        assert (rows[row_id].status, rows[row_id].attempts) == (EmailStatus.FAILED.value, 1)
+    assert "550" in rows[unknown].last_error and "No such user" in rows[unknown].last_error
+    assert "Subject header holds a control character" in rows[injected].last_error
+    assert sorted(rcpts[0] for rcpts, _ in smtp.handler.messages) == [
+        "last@example.com",
+        "user0@example.com",
+    ]
+    assert all(message["Bcc"] is None for _, message in smtp.handler.messages)
