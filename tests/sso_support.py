@@ -46,6 +46,8 @@ ACCOUNTS = {
     "una": Account("una@alpha.test", email_verified=False, name="Una Unverified"),
     "ina": Account("ina@alpha.test", name="Ina Inactive"),
     "nina": Account("nina@alpha.test", name="Nina New"),
+    # A provider's name that would split an email header: never a display name.
+    "nell": Account("nell@alpha.test", name="Nell\r\nBcc: everyone@alpha.test"),
     "adm": Account("adm@alpha.test", amr=("pwd", "otp", "mfa"), name="Adm Alpha"),
     "bo": Account("bo@beta.test", name="Bo Beta"),
 }

@@ -152,3 +152,23 @@ def test_demo_seeds_a_new_zealand_xero_firm_and_says_how_to_sign_in(cli, session
 
     assert sign_in(client, admin_email, password).status_code == 302
     assert client.get("/admin/users").status_code == 200
+
+
+@pytest.mark.parametrize("name", ["Kauri\r\nBcc: all@example.com", "Kauri\tLaw", "Kauri\x00"])
+def test_systems_create_refuses_control_characters_in_the_name(cli, session, name):
+    result = cli("systems", "create", name, "--country", "NZ", "--timezone", "UTC")
+    assert result.exit_code == 1
+    assert "The system name must not hold control characters" in result.output
+    assert "subject of the firm's emails" in result.output
+    assert session.exec(select(System)).all() == []
+
+
+def test_users_create_refuses_control_characters_in_the_name_or_email(cli, session):
+    assert cli("systems", "create", "Kauri", "--country", "NZ", "--timezone", "UTC").exit_code == 0
+    base = ["users", "create", "--system", "Kauri", "--password", "a long enough password"]
+    named = cli(*base, "--email", "ana@kauri.example", "--name", "Ana\nBcc: x@example.com")
+    assert named.exit_code == 1
+    assert "The name must not hold control characters" in named.output
+    mailed = cli(*base, "--email", "ana\x07@kauri.example", "--name", "Ana")
+    assert mailed.exit_code == 1 and "is not a valid email address" in mailed.output
+    assert session.exec(select(User)).all() == []

@@ -193,6 +193,17 @@ def test_create_users_on_first_sign_in_makes_a_user_never_an_admin(
     assert "auth.sso_user_created" in [action for action, _ in audit_actions(session, system)]
 
 
+def test_a_created_user_never_gets_a_provider_name_with_control_characters(
+    app, client, session, alpha, oidc_provider
+):
+    system, _ = alpha
+    configure_sso(app, session, system, oidc_provider, create_users=True)
+    response, _ = sso_sign_in(client, oidc_provider, "nell@alpha.test")
+    assert response.headers["Location"] == "/profile"
+    created = session.exec(select(User).where(User.email == "nell@alpha.test")).one()
+    assert created.display_name == "nell"  # the email's name, as when the provider gives none
+
+
 def test_a_token_for_another_audience_is_refused(app, client, session, alpha, oidc_provider):
     system, _ = alpha
     configure_sso(app, session, system, oidc_provider, client=MISDIRECTED)

@@ -10,8 +10,10 @@ from webapp.auth.services import find_user_by_email, normalize_email
 from webapp.countries import COUNTRIES
 from webapp.crypto import hash_password
 from webapp.models import AccountingLink, HeadsUpRule, Role, System, User
+from webapp.plain_text import has_control_characters
 
 MIN_PASSWORD_LENGTH = 12
+NAME_CONTROL_CHARACTERS = "The name must not hold control characters (line breaks, tabs …)."
 
 
 class InvalidInput(ValueError):
@@ -46,6 +48,11 @@ def create_system(
     country = country.strip().upper()
     if not name or len(name) > 200:
         raise InvalidInput("The system name must be 1 to 200 characters.")
+    if has_control_characters(name):
+        raise InvalidInput(
+            "The system name must not hold control characters (line breaks, tabs …): "
+            "it appears in the subject of the firm's emails."
+        )
     if country not in COUNTRIES:
         raise InvalidInput(f"Unknown country code {country!r}: use ISO 3166 alpha-2, e.g. NZ.")
     if not valid_timezone(timezone):
@@ -76,10 +83,18 @@ def create_user(
     email = normalize_email(email)
     name = name.strip()
     local, _, domain = email.partition("@")
-    if not local or "." not in domain or len(email) > 254 or any(c.isspace() for c in email):
+    if (
+        not local
+        or "." not in domain
+        or len(email) > 254
+        or any(c.isspace() for c in email)
+        or has_control_characters(email)
+    ):
         raise InvalidInput(f"{email!r} is not a valid email address.")
     if not name or len(name) > 200:
         raise InvalidInput("The name must be 1 to 200 characters.")
+    if has_control_characters(name):
+        raise InvalidInput(NAME_CONTROL_CHARACTERS)
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(f"The password must be at least {MIN_PASSWORD_LENGTH} characters.")
     if find_user_by_email(session, email):

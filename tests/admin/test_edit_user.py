@@ -132,9 +132,13 @@ def test_last_active_admin_is_protected(admin_client, factory, session, firm, ov
     assert response.status_code == 302
 
 
-@pytest.mark.parametrize("name", ["", "   ", "x" * 201])
+@pytest.mark.parametrize(
+    "name", ["", "   ", "x" * 201, "José\r\nBcc: all@example.com", "José\x1b[2J", "José\u2028"]
+)
 def test_edit_refuses_a_bad_name(admin_client, session, firm, name):
     jose = firm["jose"]
     response = admin_client.post_form(f"/admin/users/{jose.id}", edit_form(jose, display_name=name))
     assert response.status_code == 422
+    if name.strip() and len(name) <= 200:
+        assert "must not hold control characters" in response.get_data(as_text=True)
     assert session.get(User, jose.id).display_name == "José Álvarez"

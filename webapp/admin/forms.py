@@ -15,13 +15,15 @@ from wtforms import (
     SelectMultipleField,
     StringField,
 )
-from wtforms.validators import InputRequired, Length, NumberRange
+from wtforms.validators import InputRequired, Length, NumberRange, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from webapp.accounts import NAME_CONTROL_CHARACTERS
 from webapp.admin.security_settings import MAX_GRACE_DAYS
 from webapp.admin.user_list import UserFilter
 from webapp.countries import COUNTRIES
 from webapp.models import AccountingLink, HeadsUpKind, Role
+from webapp.plain_text import has_control_characters
 
 BILLING_LABEL = "I accept the billing changes and understand the terms of use"
 
@@ -86,9 +88,16 @@ ACCOUNTING_LABELS = {
 }
 
 
+def single_line(form, field) -> None:
+    """Refuse control characters (line breaks, tabs …): names stay one line."""
+    if has_control_characters(field.data or ""):
+        raise ValidationError(NAME_CONTROL_CHARACTERS)
+
+
 class EditUserForm(FlaskForm):
     display_name = StringField(
-        "Display name", validators=[InputRequired("Enter a name."), Length(max=200)]
+        "Display name",
+        validators=[InputRequired("Enter a name."), Length(max=200), single_line],
     )
     role = SelectField("Role", choices={Role.USER.value: "User", Role.ADMIN.value: "Admin"})
     active = BooleanField("Active")

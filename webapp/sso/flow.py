@@ -23,6 +23,7 @@ from webapp.audit import Action
 from webapp.auth.services import find_user_by_email, normalize_email
 from webapp.crypto import new_token, token_hash
 from webapp.models import SignInMethod, SsoAttempt, SsoConfig, SsoDomain, System, User
+from webapp.plain_text import has_control_characters
 from webapp.single_use import claim_once
 from webapp.sso import provider
 
@@ -259,7 +260,9 @@ def member_for(session: Session, done: Completed) -> User:
     user = find_user_by_email(session, email)
     if user is None and done.config.create_users:
         name = done.claims.get("name")
-        if not isinstance(name, str) or not name.strip():
+        # A provider's name that cannot be a display name (none, or one with
+        # control characters) is not the user's fault: their email's name is used.
+        if not isinstance(name, str) or not name.strip() or has_control_characters(name):
             name = email.partition("@")[0]
         user = accounts.create_user(
             session,
