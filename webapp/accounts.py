@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zoneinfo
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from webapp.auth.services import find_user_by_email, normalize_email
@@ -34,6 +35,24 @@ def valid_timezone(name: str) -> bool:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return False
     return True
+
+
+def lock_firm(session: Session, system_id: int) -> None:
+    """Take the firm's row lock until the transaction ends (PostgreSQL; SQLite
+    has one writer at a time anyway), so that changes to its admins queue.
+
+    Lock order: the firm's row first, then users' rows. A request that writes
+    a user's row and then needs the firm (a step-up proof, then a demotion)
+    takes this lock before its first write, or two such requests (two admins
+    demoting each other) would each hold a row the other waits for: a
+    deadlock. FOR NO KEY UPDATE: rows that only refer to the firm (audit
+    events) neither wait for it nor hold it up.
+    """
+    session.execute(
+        sa.select(System.__table__.c.id)
+        .where(System.__table__.c.id == system_id)
+        .with_for_update(key_share=True)
+    )
 
 
 def find_system(session: Session, name: str) -> System | None:

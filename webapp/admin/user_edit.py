@@ -11,7 +11,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
 from webapp import audit
-from webapp.accounts import FieldError
+from webapp.accounts import FieldError, lock_firm
 from webapp.audit import Action
 from webapp.mfa.services import remove_mfa
 from webapp.models import Role, System, User
@@ -36,15 +36,13 @@ def stop_being_admin(session: Session, user: User, role: str, active: bool) -> b
 
     Two such changes at once (two admins demoting each other, "demote me" with
     "deactivate the other") must not both see the other admin and both go
-    ahead. PostgreSQL: each first locks the firm's row (SELECT … FOR UPDATE), so
-    they queue, and the check after the lock sees what the first committed.
+    ahead. PostgreSQL: each first locks the firm's row (`lock_firm`), so they
+    queue, and the check after the lock sees what the first committed.
     SQLite (no row locks, one writer at a time): the check is inside the UPDATE
     that makes the change, so it runs under the database's write lock.
     """
-    systems, users = System.__table__, User.__table__
-    session.execute(
-        sa.select(systems.c.id).where(systems.c.id == user.system_id).with_for_update()
-    )
+    users = User.__table__
+    lock_firm(session, user.system_id)
     other = users.alias("other_admin")
     another_admin = sa.exists().where(
         other.c.system_id == users.c.system_id,

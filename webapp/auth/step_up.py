@@ -39,6 +39,7 @@ from flask_login import current_user
 from sqlmodel import Session, delete, select
 
 from webapp import audit
+from webapp.accounts import lock_firm
 from webapp.audit import Action
 from webapp.auth.models import StepUpProof
 from webapp.auth.services import password_is_right, safe_next
@@ -219,6 +220,9 @@ def confirm():
         return prompt(proofs, errors={given.field: problem}, status=422)
     if limits.address_locked("code", now):
         abort(429)  # as the code routes answer: this address guessed too often
+    # Before the proof writes the user's row: the action may lock the firm next
+    # (a demotion), and the firm's row comes first (`accounts.lock_firm`).
+    lock_firm(db.session, user.system_id)
     check = given.check(db.session, user, value, now)
     if check.outcome is mfa.Outcome.LOCKED:
         return prompt(proofs, status=429)
