@@ -15,8 +15,8 @@ from sqlmodel import Session, delete
 
 from webapp import audit, outbox
 from webapp.audit import Action
-from webapp.auth.services import find_user_by_email
-from webapp.crypto import hash_password, token_hash, verify_password
+from webapp.auth.services import find_user_by_email, password_is_right
+from webapp.crypto import hash_password, token_hash
 from webapp.limits import account_lock, policy
 from webapp.limits.counters import Policy
 from webapp.models import PendingSignIn, System, User
@@ -107,7 +107,7 @@ def check_current_password(session: Session, user: User, password: str, now: dat
     gate = account_lock.gate_of(session, user.email, now)
     if gate.locked_until is not None:
         return account_lock.refusal_message(gate.locked_until, now)
-    if not verify_password(user.password_hash, password):
+    if not password_is_right(user, password):
         account_lock.wrong_password(session, gate, user.email, now)
         return WRONG_CURRENT
     return None
