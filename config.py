@@ -58,6 +58,7 @@ ENVIRONMENT = {
     "OUTBOX_ROW_DAYS": ("OUTBOX_ROW_DAYS", int),
     "AUDIT_RETENTION_DAYS": ("AUDIT_RETENTION_DAYS", int),
     "RETENTION_BATCH_SIZE": ("RETENTION_BATCH_SIZE", int),
+    "SCIM_REQUESTS_PER_MINUTE": ("SCIM_REQUESTS_PER_MINUTE", int),
 }
 
 
@@ -133,6 +134,10 @@ class Config:
     # How many reverse proxies stand in front of the app: 0 ignores
     # X-Forwarded-For; N takes the client's address from what the Nth proxy saw.
     TRUSTED_PROXIES = 0
+
+    # SCIM provisioning: requests a token may make per minute (then 429). Entra ID
+    # and Okta stay far below this; a runaway client does not.
+    SCIM_REQUESTS_PER_MINUTE = 600
 
     # Compliance reminders: at most one per user in this many days.
     MFA_REMINDER_INTERVAL_DAYS = 7

@@ -7,15 +7,19 @@ nobody can add a page and forget who may reach it.
 from __future__ import annotations
 
 import pytest
+from sqlmodel import select
 
 from tests.conftest import sign_in
-from webapp.models import ListView, Passkey
+from tests.scim_support import make_token
+from webapp.models import ListView, Passkey, ScimToken
 
 PUBLIC, PENDING, SIGNED_IN, ADMIN = "public", "pending", "signed-in", "admin"
 # A JSON route of the code step: no password step in progress, a 409 the script shows.
 PENDING_JSON = "pending-json"
 # A signed-in user's own object ({passkey} is "user"'s): anyone else finds nothing.
 OWN = "own"
+# The SCIM API: a bearer token only; a browser's cookie, even an admin's, gets 401.
+BEARER = "bearer"
 
 # endpoint: (rule, method, path); {user} and {view} are system A's objects.
 RULES = {
@@ -66,6 +70,21 @@ RULES = {
     "passwords.open_link": (PUBLIC, "GET", "/password/reset/not-a-token"),
     "passwords.set_password": (PUBLIC, "GET", "/password/set"),
     "passwords.change": (SIGNED_IN, "GET", "/profile/password"),
+    "scim_admin.create_token": (ADMIN, "POST", "/admin/security/scim/tokens"),
+    "scim_admin.revoke_token": (ADMIN, "POST", "/admin/security/scim/tokens/{token}/revoke"),
+    "scim.list_users": (BEARER, "GET", "/scim/v2/Users"),
+    "scim.search_users": (BEARER, "POST", "/scim/v2/Users/.search"),
+    "scim.create_user": (BEARER, "POST", "/scim/v2/Users"),
+    "scim.get_user": (BEARER, "GET", "/scim/v2/Users/{user}"),
+    "scim.replace_user": (BEARER, "PUT", "/scim/v2/Users/{user}"),
+    "scim.patch_user": (BEARER, "PATCH", "/scim/v2/Users/{user}"),
+    "scim.delete_user": (BEARER, "DELETE", "/scim/v2/Users/{user}"),
+    "scim.service_provider_config": (BEARER, "GET", "/scim/v2/ServiceProviderConfig"),
+    "scim.resource_types": (BEARER, "GET", "/scim/v2/ResourceTypes"),
+    "scim.resource_type": (BEARER, "GET", "/scim/v2/ResourceTypes/User"),
+    "scim.schemas": (BEARER, "GET", "/scim/v2/Schemas"),
+    "scim.one_schema": (BEARER, "GET", "/scim/v2/Schemas/{schema}"),
+    "scim.search_everything": (BEARER, "POST", "/scim/v2/.search"),
 }
 # Routes whose GET and POST differ get a second line for the other method.
 EXTRA = [
@@ -89,7 +108,7 @@ def test_every_route_has_a_rule(app):
 
 
 @pytest.fixture
-def firm(factory, session):
+def firm(app, factory, session):
     system_a = factory.system("System A")
     system_b = factory.system("System B")
     users = {
@@ -111,11 +130,21 @@ def firm(factory, session):
     ]
     session.add_all([view, *passkeys])
     session.commit()
-    objects = {"user": users["user"].id, "view": view.id, "passkey": passkeys[0].id}
-    return {"users": users, "objects": objects}
+    secret = make_token(app, system_a)
+    token = session.exec(select(ScimToken)).one()
+    objects = {
+        "user": users["user"].id,
+        "view": view.id,
+        "passkey": passkeys[0].id,
+        "token": token.id,
+        "schema": "urn:ietf:params:scim:schemas:core:2.0:User",
+    }
+    return {"users": users, "objects": objects, "secret": secret}
 
 
 def visit(client, method: str, path: str, signed_in: bool):
+    if path.startswith("/scim/"):
+        return client.open(path, method=method, json={})
     if method == "GET":
         response = client.get(path)
         response.close()  # static files are streamed
@@ -142,6 +171,8 @@ def expected(rule: str, visitor: str, template: str, response) -> bool:
     location = response.headers.get("Location", "")
     if status >= 500:
         return False
+    if rule == BEARER:
+        return status == 401 and response.json["status"] == "401"
     if rule == PUBLIC:
         return status not in (401, 403, 404)
     if rule == PENDING:  # no password step in progress: back to the sign-in form
@@ -159,3 +190,19 @@ def expected(rule: str, visitor: str, template: str, response) -> bool:
     if visitor == "other-system admin" and "{" in template:
         return status == 404
     return status not in (401, 403, 404)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "method", "template"),
+    [(endpoint, method, template) for endpoint, (rule, method, template) in RULES.items() if rule == BEARER],
+)
+def test_scim_routes_answer_their_firms_token(app, firm, endpoint, method, template):
+    path = template.format(**firm["objects"])
+    headers = {"Authorization": f"Bearer {firm['secret']}"}
+    response = app.test_client().open(path, method=method, json={}, headers=headers)
+    # /.search across resource types is not served: RFC 7644 §3.12's 501 says so.
+    served = response.status_code < 500 or (endpoint == "scim.search_everything" and response.status_code == 501)
+    assert served and response.status_code not in (401, 403), (
+        f"{method} {path}: {response.status_code} {response.get_data(as_text=True)}"
+    )
+    assert response.mimetype == "application/scim+json" or response.status_code == 204

@@ -75,6 +75,7 @@ def register_blueprints(app: Flask) -> None:
     from webapp.admin import security_routes  # noqa: F401  (its routes are admin_bp's)
     from webapp.admin.reminders import bp as reminders_bp
     from webapp.admin.routes import bp as admin_bp
+    from webapp.admin.scim import bp as scim_admin_bp
     from webapp.admin.sso import bp as sso_admin_bp
     from webapp.auth.routes import bp as auth_bp
     from webapp.health import bp as health_bp
@@ -82,6 +83,7 @@ def register_blueprints(app: Flask) -> None:
     from webapp.mfa.routes import bp as mfa_bp
     from webapp.passkeys.routes import bp as passkeys_bp
     from webapp.passwords.routes import bp as passwords_bp
+    from webapp.scim.routes import bp as scim_bp
     from webapp.security import register_converters
     from webapp.sso.routes import bp as sso_bp
 
@@ -96,6 +98,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(reminders_bp)
     app.register_blueprint(limits_bp)
     app.register_blueprint(passwords_bp)
+    app.register_blueprint(scim_bp)
+    app.register_blueprint(scim_admin_bp)
 
 
 def register_template_filters(app: Flask) -> None:

@@ -55,6 +55,18 @@ def lock_firm(session: Session, system_id: int) -> None:
     )
 
 
+def valid_email(email: str) -> bool:
+    """A plausible address (normalised first): the app's one rule for emails."""
+    local, _, domain = email.partition("@")
+    return (
+        bool(local)
+        and "." in domain
+        and len(email) <= 254
+        and not any(c.isspace() for c in email)
+        and not has_control_characters(email)
+    )
+
+
 def find_system(session: Session, name: str) -> System | None:
     return session.exec(select(System).where(System.name == name.strip())).first()
 
@@ -101,14 +113,7 @@ def create_user(
     """Create a user in `system` (the caller commits)."""
     email = normalize_email(email)
     name = name.strip()
-    local, _, domain = email.partition("@")
-    if (
-        not local
-        or "." not in domain
-        or len(email) > 254
-        or any(c.isspace() for c in email)
-        or has_control_characters(email)
-    ):
+    if not valid_email(email):
         raise InvalidInput(f"{email!r} is not a valid email address.")
     if not name or len(name) > 200:
         raise InvalidInput("The name must be 1 to 200 characters.")

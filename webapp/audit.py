@@ -50,6 +50,12 @@ class Action(StrEnum):
     SSO_PROVIDER_MFA_ACKNOWLEDGED = "sso.provider_mfa_acknowledged"
     SSO_TEST_SIGN_IN = "sso.test_sign_in"
     STEP_UP = "auth.step_up"  # "Confirm it's you" before a sensitive action
+    # Provisioning (SCIM): a change a token made names the token (`scim_token`).
+    SCIM_TOKEN_CREATED = "scim.token_created"  # noqa: S105 (an action name)
+    SCIM_TOKEN_REVOKED = "scim.token_revoked"  # noqa: S105 (an action name)
+    SCIM_USER_CREATED = "scim.user_created"
+    SCIM_USER_UPDATED = "scim.user_updated"
+    SCIM_USER_DELETED = "scim.user_deleted"
 
 
 def record(

@@ -58,14 +58,21 @@ def hash_password(password: str) -> str:
     return _password_hasher().hash(password)
 
 
+# The password of someone who has none yet (provisioned by SCIM, awaiting an
+# invitation): no password matches it.
+NO_PASSWORD = "!"  # noqa: S105 (a marker, not a password)
+
+
 def verify_password(password_hash: str | None, password: str) -> bool:
-    """Check a password. With no hash (unknown user) a dummy hash is checked,
-    so both cases take the same time and give the same answer.
+    """Check a password. With no hash (unknown user, or no password yet) a
+    dummy hash is checked, so every case takes the same time and gives the
+    same answer.
     """
     hasher = _password_hasher()
-    target = password_hash or _dummy_hash()
+    usable = password_hash is not None and password_hash != NO_PASSWORD
+    target = password_hash if usable else _dummy_hash()
     try:
-        return hasher.verify(target, password) and password_hash is not None
+        return hasher.verify(target, password) and usable
     except (VerificationError, InvalidHashError):
         return False
 
@@ -104,6 +111,7 @@ def hash_recovery_code(code: str) -> str:
 
 
 __all__ = [
+    "NO_PASSWORD",
     "InvalidToken",
     "decrypt_secret",
     "encrypt_secret",

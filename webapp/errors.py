@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from webapp.extensions import db
 from webapp.htmx import render_page, wants_fragment
+from webapp.scim.errors import error_response, is_scim_request
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,9 @@ def render_error(error: HTTPException):
     """
     db.fail_request()
     code = error.code or 500
+    if is_scim_request(request.path):
+        # The SCIM API answers in SCIM's JSON, even the app's own 405 or 413.
+        return error_response(code, error.description or MESSAGES.get(code, ""))
     message = MESSAGES.get(code, error.description)
     if isinstance(error, CSRFError):
         message = CSRF_MESSAGE

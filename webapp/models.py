@@ -25,6 +25,7 @@ from webapp.model_base import UTCDateTime, utc_column, utcnow
 from webapp.passkeys.models import Ceremony, Passkey, PasskeyChallenge
 from webapp.passwords.models import PasswordToken
 from webapp.records import FINISHED_EMAIL, AuditEvent, EmailStatus, OutboundEmail
+from webapp.scim.models import ScimToken
 from webapp.sso.models import (
     SSO_METHODS,
     SignInMethod,
@@ -48,6 +49,7 @@ __all__ = [
     "PasswordToken",
     "SSO_METHODS",
     "AdoptionSnapshot",
+    "ScimToken",
     "SignInMethod",
     "SignInUnlock",
     "SignInRequirement",
@@ -164,6 +166,8 @@ class User(UserMixin, SQLModel, table=True):
             *("system_id", "active", "mfa_enabled", "mfa_deadline", "last_mfa_reminder_at"),
         ),
         sa.Index("ix_users_system_locked", "system_id", "mfa_locked_until"),
+        # SCIM's `externalId eq` filter (README, "Provisioning (SCIM)").
+        sa.Index("ix_users_system_external_id", "system_id", "external_id"),
         # Substring search: a trigram GIN index on PostgreSQL (on SQLite, an FTS5
         # table outside this metadata: webapp/user_search.py).
         sa.Index(
@@ -200,6 +204,11 @@ class User(UserMixin, SQLModel, table=True):
     mfa_lock_count: int = Field(default=0)
     mfa_locked_until: datetime | None = Field(default=None, sa_column=utc_column())
     last_mfa_reminder_at: datetime | None = Field(default=None, sa_column=utc_column())
+    # The identity provider's own id for the user (SCIM `externalId`), kept as sent.
+    external_id: str | None = Field(default=None, max_length=255)
+    # When a SCIM client deleted the user: deactivated like any leaver (the row,
+    # its audit trail and its email stay), and gone from SCIM's answers (404).
+    deprovisioned_at: datetime | None = Field(default=None, sa_column=utc_column())
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
 
     @property

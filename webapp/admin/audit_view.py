@@ -48,6 +48,11 @@ ACTION_LABELS: dict[str, str] = {
     Action.SYSTEM_UPDATED: "Country or accounting changed",
     Action.HEADS_UP_RULE_CHANGED: "Heads-up email changed",
     Action.STEP_UP: "Confirmed it's you (step-up)",
+    Action.SCIM_TOKEN_CREATED: "SCIM token created",
+    Action.SCIM_TOKEN_REVOKED: "SCIM token revoked",
+    Action.SCIM_USER_CREATED: "User provisioned (SCIM)",
+    Action.SCIM_USER_UPDATED: "User changed (SCIM)",
+    Action.SCIM_USER_DELETED: "User deprovisioned (SCIM)",
 }
 
 # Code checks happen at several steps (the event's `where`); a wrong code while
@@ -66,6 +71,8 @@ LABELS_BY_STEP = {
 
 FIELD_NAMES = {
     "display_name": "Name",
+    "email": "Email",
+    "external_id": "External id",
     "role": "Role",
     "active": "Active",
     "country": "Country",
@@ -142,6 +149,7 @@ def event_details(details: dict, timezone: str) -> list[str]:
         "where": lambda value: [],  # in the label
         "step": lambda value: [],  # a TOTP time-step number: nothing a person reads
         "changes": _changes,
+        "scim_token": lambda value: [f"token “{value}”"],
         "reason": lambda value: [
             "wrong password" if value == "password" else "the account is turned off"
         ],

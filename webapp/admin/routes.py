@@ -43,6 +43,7 @@ from webapp.dialogs import close_dialog, render_dialog
 from webapp.extensions import db
 from webapp.htmx import render_page, wants_fragment
 from webapp.models import utcnow
+from webapp.scim.section import scim_section
 from webapp.security import MAX_ROW_ID, ascii_int
 from webapp.sso.forms import SecretForm, settings_section
 from webapp.sso.policy import policy_for
@@ -277,6 +278,7 @@ def security_page(status: int = 200, **forms):
         section="security",
         system=system,
         sso=settings_section(db.session, system.id, **forms),
+        scim=scim_section(db.session, system.id, **forms),
         to_enrol=security_settings.users_to_enrol(db.session, system.id, counts_sso),
         enforcement=enforcement,
         system_form=system_form,

@@ -15,6 +15,7 @@ from webapp.accounts import FieldError, lock_firm
 from webapp.audit import Action
 from webapp.mfa.services import remove_mfa
 from webapp.models import Role, System, User
+from webapp.offboarding import end_access
 from webapp.outbox import queue_email
 
 
@@ -122,7 +123,7 @@ def update_user(
         if old != getattr(user, field)
     }
     if diff.get("active") == [True, False]:
-        user.session_version += 1  # a deactivated user's sessions end now
+        end_access(session, user)  # a deactivated user's sessions end now
     session.add(user)
     if diff:
         audit.record(session, Action.USER_UPDATED, actor=admin, subject=user, changes=diff)

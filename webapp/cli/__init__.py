@@ -14,6 +14,7 @@ from webapp.cli.heads_up import heads_up_cli
 from webapp.cli.keys import keys_cli
 from webapp.cli.outbox import outbox_cli
 from webapp.cli.retention import retention_cli
+from webapp.cli.scim import scim_cli
 
 __all__ = ["alembic_config", "register"]
 
@@ -21,5 +22,5 @@ __all__ = ["alembic_config", "register"]
 def register(app: Flask) -> None:
     """Add the commands to `app.cli`."""
     groups = (db_cli, systems_cli, users_cli, demo, heads_up_cli, keys_cli, outbox_cli)
-    for group in (*groups, retention_cli):
+    for group in (*groups, retention_cli, scim_cli):
         app.cli.add_command(group)

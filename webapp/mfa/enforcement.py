@@ -82,6 +82,8 @@ def enforce_enrolment():
     """
     if request.endpoint in ENROLMENT_ENDPOINTS or request.endpoint is None:
         return None
+    if request.blueprint == "scim":
+        return None  # a bearer-token API: a cookie sent along signs no one in there
     if not current_user.is_authenticated or current_user.mfa_enabled:
         return None
     if requirement_for_current_user() is not Requirement.MUST_ENROL:

@@ -1,0 +1,52 @@
+"""Security settings → "Provisioning (SCIM)": "Create token" (shown once) and
+"Revoke". Thin: the logic is in `webapp.scim.tokens`.
+
+Both change the firm's security settings, so each needs the "Confirm it's
+you" step-up: its decorator goes on the line marked `# step-up`.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, url_for
+from flask_login import current_user
+
+from webapp.accounts import FieldError
+from webapp.admin.routes import security_page
+from webapp.auth.decorators import admin_required
+from webapp.auth.sessions import current_system
+from webapp.extensions import db
+from webapp.models import utcnow
+from webapp.scim import tokens
+from webapp.scim.section import CreateTokenForm
+
+bp = Blueprint("scim_admin", __name__, url_prefix="/admin/security/scim")
+
+
+@bp.route("/tokens", methods=["POST"])
+@admin_required
+# step-up
+def create_token():
+    form = CreateTokenForm()
+    if form.validate_on_submit():
+        try:
+            token, secret = tokens.create_token(
+                db.session, current_system(), name=form.name.data, admin=current_user, now=utcnow()
+            )
+        except FieldError as error:
+            form.name.errors = [str(error)]
+        else:
+            # The page itself, not a redirect: the secret is shown this once and
+            # never travels in a cookie or a URL.
+            return security_page(scim_created={"name": token.name, "secret": secret})
+    return security_page(status=422, scim_token=form)
+
+
+@bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])
+@admin_required
+# step-up
+def revoke_token(token_id: int):
+    token = tokens.revoke_token(db.session, admin=current_user, token_id=token_id, now=utcnow())
+    if token is None:
+        abort(404)
+    flash(f"Revoked the SCIM token “{token.name}”: it no longer works.", "info")
+    return redirect(url_for("admin.security") + "#scim")

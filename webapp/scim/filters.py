@@ -1,0 +1,123 @@
+"""SCIM filters (RFC 7644 §3.4.2.2) as SQL: scim2-models parses and checks the
+filter against the User schema; this walks its syntax tree into a WHERE clause
+on the users table. Nothing here reads the filter's text.
+
+An attribute outside the published User schema is refused (400 invalidFilter,
+by scim2-models); one inside it that no row holds (`emails.type` other than
+"work") compares as false.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from scim2_models import ScimFilter
+from scim2_models.path import (
+    AttrPath,
+    CompareOperator,
+    Comparison,
+    FilterVisitor,
+    LogicalExpr,
+    LogicalOperator,
+    Not,
+    Present,
+    ValuePath,
+)
+from sqlalchemy.sql.elements import ColumnElement
+
+from webapp.models import User
+from webapp.scim.schema import ScimUser
+
+
+class InvalidFilter(ValueError):
+    """A filter that does not parse, or does not fit the User schema."""
+
+
+def parse(text: str) -> ScimFilter:
+    try:
+        return ScimFilter[ScimUser](text)
+    except Exception as error:  # scim2-models raises its own or pydantic's errors
+        raise InvalidFilter(str(error)) from error
+
+
+def where(scim_filter: str | ScimFilter) -> ColumnElement[bool]:
+    """The SQL condition of a SCIM filter (raises InvalidFilter)."""
+    if not isinstance(scim_filter, ScimFilter):
+        scim_filter = parse(scim_filter)
+    return _UserFilter().visit(scim_filter.ast)
+
+
+def _column(attr: AttrPath, inside_emails: bool = False):
+    """The column an attribute path names (None: an attribute Firmguard lacks).
+
+    Case-insensitive attributes compare lower-cased; emails are stored so.
+    """
+    name = attr.attr.lower()
+    sub = (attr.sub_attr or "").lower()
+    if inside_emails:
+        if (name, sub) == ("type", ""):
+            return sa.literal("work")
+        return User.email if name == "value" and not sub else None
+    if (name, sub) == ("emails", "type"):
+        return sa.literal("work")
+    if (name, sub) in {("username", ""), ("emails", "value"), ("emails", "")}:
+        return User.email
+    if (name, sub) == ("displayname", ""):
+        return sa.func.lower(User.display_name)
+    if (name, sub) == ("externalid", ""):
+        return User.external_id  # caseExact (RFC 7643 §3.1)
+    if (name, sub) == ("active", ""):
+        return User.active
+    if (name, sub) == ("id", ""):
+        return sa.cast(User.id, sa.String)
+    return None
+
+
+class _UserFilter(FilterVisitor[ColumnElement[bool]]):
+    def __init__(self, inside_emails: bool = False) -> None:
+        self.inside_emails = inside_emails
+
+    def visit_comparison(self, node: Comparison) -> ColumnElement[bool]:
+        column = _column(node.attr_path, self.inside_emails)
+        if column is None:
+            return sa.false()
+        value = node.value
+        if column is User.active and not isinstance(value, bool | None):
+            raise InvalidFilter(f"active compares with true or false, not {value!r}.")
+        if isinstance(value, str) and column is not User.external_id:
+            value = value.lower()
+        op = node.op
+        if op is CompareOperator.eq:
+            return column.is_(None) if value is None else column == value
+        if op is CompareOperator.ne:
+            return column.is_not(None) if value is None else sa.or_(column != value, column.is_(None))
+        if not isinstance(value, str):
+            return sa.false()
+        if op is CompareOperator.co:
+            return column.contains(value, autoescape=True)
+        if op is CompareOperator.sw:
+            return column.startswith(value, autoescape=True)
+        if op is CompareOperator.ew:
+            return column.endswith(value, autoescape=True)
+        return {
+            CompareOperator.gt: column > value,
+            CompareOperator.ge: column >= value,
+            CompareOperator.lt: column < value,
+            CompareOperator.le: column <= value,
+        }[op]
+
+    def visit_present(self, node: Present) -> ColumnElement[bool]:
+        column = _column(node.attr_path, self.inside_emails)
+        return sa.false() if column is None else column.is_not(None)
+
+    def visit_not(self, node: Not) -> ColumnElement[bool]:
+        return sa.not_(self.visit(node.expr))
+
+    def visit_logical_expr(self, node: LogicalExpr) -> ColumnElement[bool]:
+        join = sa.and_ if node.op == LogicalOperator.and_ else sa.or_
+        return join(*(self.visit(term) for term in node.terms))
+
+    def visit_value_path(self, node: ValuePath) -> ColumnElement[bool]:
+        """`emails[value eq "…"]`: each user has one email, the work one."""
+        if node.attr_path.attr.lower() != "emails":
+            return sa.false()
+        return _UserFilter(inside_emails=True).visit(node.val_filter)

@@ -1,0 +1,177 @@
+"""SCIM's User changes on Firmguard users: provision, replace or patch,
+deprovision. One firm at a time (the token's); each change audited with the
+token's name; refusals raise ScimProblem before anything is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, func, select
+
+from webapp import audit
+from webapp.accounts import valid_email
+from webapp.admin.user_edit import other_active_admins
+from webapp.audit import Action
+from webapp.auth.services import find_user_by_email, normalize_email
+from webapp.crypto import NO_PASSWORD
+from webapp.models import Role, ScimToken, System, User
+from webapp.offboarding import end_access
+from webapp.scim import filters
+from webapp.scim.errors import ScimProblem
+from webapp.scim.schema import MAX_RESULTS, ScimUser
+
+LAST_ADMIN = "This is the firm's last active admin: make someone else an admin first."
+MAX_EXTERNAL_ID = 255
+
+
+def find_user(session: Session, system_id: int, resource_id: str) -> User | None:
+    """The firm's user with this SCIM id, unless a SCIM client deleted them."""
+    if not (resource_id.isascii() and resource_id.isdigit()) or int(resource_id) > 2**31 - 1:
+        return None
+    user = session.get(User, int(resource_id))
+    if user is None or user.system_id != system_id or user.deprovisioned_at is not None:
+        return None
+    return user
+
+
+@dataclass(frozen=True)
+class Page:
+    total: int
+    start_index: int
+    users: list[User]
+
+
+def list_users(
+    session: Session, system_id: int, filter_text: str | None, start_index: int, count: int
+) -> Page:
+    """The firm's users matching the filter, by id; `start_index` is 1-based."""
+    conditions = [User.system_id == system_id, User.deprovisioned_at.is_(None)]
+    if filter_text:
+        try:
+            conditions.append(filters.where(filter_text))
+        except filters.InvalidFilter as error:
+            raise ScimProblem(400, str(error), "invalidFilter") from error
+    start_index = max(start_index, 1)
+    count = min(max(count, 0), MAX_RESULTS)
+    total = session.exec(select(func.count()).select_from(User).where(*conditions)).one()
+    users = []
+    if count:
+        users = list(
+            session.exec(
+                select(User).where(*conditions).order_by(User.id).offset(start_index - 1).limit(count)
+            )
+        )
+    return Page(total, start_index, users)
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """A user as a SCIM client wants them, checked."""
+
+    email: str
+    display_name: str
+    active: bool
+    external_id: str | None
+
+
+def wanted(resource: ScimUser) -> Wanted:
+    """What a User resource asks for, or ScimProblem (400) if Firmguard cannot keep it."""
+    email = normalize_email(resource.user_name or "")
+    if not valid_email(email):
+        raise ScimProblem(400, "userName must be the user's email address.", "invalidValue")
+    name = " ".join((resource.display_name or "").split())
+    if not name or len(name) > 200:
+        raise ScimProblem(400, "displayName must be 1 to 200 characters.", "invalidValue")
+    external_id = resource.external_id
+    if external_id is not None and len(external_id) > MAX_EXTERNAL_ID:
+        raise ScimProblem(400, "externalId is longer than 255 characters.", "invalidValue")
+    return Wanted(email, name, bool(resource.active), external_id)
+
+
+def _email_taken(session: Session, email: str, user: User | None = None) -> None:
+    """Refuse an email someone else has, in whatever firm (and without saying which)."""
+    other = find_user_by_email(session, email)
+    if other is not None and other is not user:
+        raise ScimProblem(409, "A user with this userName already exists.", "uniqueness")
+
+
+def provision(
+    session: Session, token: ScimToken, system: System, resource: ScimUser
+) -> User:
+    """Create a user in the token's firm (a user, not an admin: groups make admins)."""
+    want = wanted(resource)
+    _email_taken(session, want.email)
+    user = User(
+        system_id=system.id,
+        email=want.email,
+        display_name=want.display_name,
+        password_hash=NO_PASSWORD,
+        role=Role.USER.value,
+        active=want.active,
+        external_id=want.external_id,
+    )
+    user.refresh_search_key()
+    try:
+        with session.begin_nested():  # a simultaneous create of the same email
+            session.add(user)
+            session.flush()
+    except sa.exc.IntegrityError as error:
+        raise ScimProblem(409, "A user with this userName already exists.", "uniqueness") from error
+    audit.record(
+        session, Action.SCIM_USER_CREATED, subject=user, system=system, scim_token=token.name
+    )
+    after_provisioning(session, user, system)
+    return user
+
+
+def after_provisioning(session: Session, user: User, system: System) -> None:
+    """The one place a SCIM-created user will get their invitation ("Set your
+    password"), once invitations exist, where the firm asks for it (a firm
+    that signs in with single sign-on usually does not). Until then they sign
+    in by single sign-on, or after an admin's password reset."""
+
+
+def update(session: Session, token: ScimToken, user: User, resource: ScimUser) -> None:
+    """Make `user` what `resource` says (PUT, and PATCH after it is applied)."""
+    want = wanted(resource)
+    if want.email != user.email:
+        _email_taken(session, want.email, user)
+    if user.active_admin and not want.active and other_active_admins(session, user) == 0:
+        raise ScimProblem(409, LAST_ADMIN)
+    before = _fields(user)
+    user.email, user.display_name = want.email, want.display_name
+    user.external_id = want.external_id
+    user.refresh_search_key()
+    if user.active and not want.active:
+        end_access(session, user)
+    user.active = want.active
+    session.add(user)
+    diff = {field: [old, _fields(user)[field]] for field, old in before.items() if old != _fields(user)[field]}
+    if diff:
+        audit.record(
+            session, Action.SCIM_USER_UPDATED, subject=user, changes=diff, scim_token=token.name
+        )
+
+
+def deprovision(session: Session, token: ScimToken, user: User, now: datetime) -> None:
+    """DELETE: the user is deactivated (sessions end) and gone from SCIM; the
+    row, its audit trail and its email stay."""
+    if user.active_admin and other_active_admins(session, user) == 0:
+        raise ScimProblem(409, LAST_ADMIN)
+    if user.active:
+        end_access(session, user)
+    user.deprovisioned_at = now
+    session.add(user)
+    audit.record(session, Action.SCIM_USER_DELETED, subject=user, scim_token=token.name)
+
+
+def _fields(user: User) -> dict:
+    return {
+        "email": user.email,
+        "display_name": user.display_name,
+        "active": user.active,
+        "external_id": user.external_id,
+    }
