@@ -4,11 +4,13 @@ rate limits and the audit trail (README, "Provisioning (SCIM)")."""
 from __future__ import annotations
 
 import pytest
+import redis
 from sqlmodel import select
 
 from tests.conftest import sign_in
 from tests.mfa_support import enable_mfa, password_step, signed_in
 from tests.scim_support import Scim, make_token
+from tests.servers import PrivateRedis, free_port
 from webapp.crypto import token_hash
 from webapp.models import AuditEvent, PendingSignIn, ScimToken, User
 
@@ -259,3 +261,37 @@ def test_cli_creates_a_token_and_prints_it_once(app, firm, session):
     assert Scim(app.test_client(), secret).call("GET", "/Users").status_code == 200
     missing = app.test_cli_runner().invoke(args=["scim", "token", "create", "--system", "Nope", "--name", "x"])
     assert missing.exit_code == 1
+
+
+def test_edit_user_deactivation_also_drops_pending_sign_ins(app, factory, firm, session):
+    """Offboarding is the same whoever does it: Edit user's "Active" off."""
+    leaver = factory.user(firm["system"], email="lee@kauri.example", name="Lee")
+    enable_mfa(app, session, leaver)
+    halfway = app.test_client()
+    password_step(halfway, leaver.email)
+    admin = app.test_client()
+    sign_in(admin, firm["admin"].email)
+    path = f"/admin/users/{leaver.id}"
+    saved = admin.post_form(path, {"display_name": "Lee", "role": "user", "mfa_enabled": "y"})
+    assert saved.status_code == 302
+    assert session.exec(select(PendingSignIn).where(PendingSignIn.user_id == leaver.id)).all() == []
+    response = halfway.post_form("/sign-in/verify", {"code": "123456"}, token_from="/sign-in")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/sign-in")
+
+
+@pytest.fixture
+def redis_url():
+    server = PrivateRedis(free_port())
+    server.start()
+    yield server.url
+    server.stop()
+
+
+def test_with_redis_the_count_is_redis_s(app, redis_url, factory, firm, session):
+    app.config.update(REDIS_URL=redis_url, SCIM_REQUESTS_PER_MINUTE=2)
+    scim = Scim(app.test_client(), firm["secret"])
+    assert [scim.call("GET", "/Users").status_code for _ in range(3)] == [200, 200, 429]
+    token = session.exec(select(ScimToken)).one()
+    assert token.window_count == 0 and token.last_used_at is not None  # not the row's count
+    keys = redis.Redis.from_url(redis_url).keys("firmguard:scim:*")
+    assert len(keys) == 1
