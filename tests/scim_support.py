@@ -52,6 +52,11 @@ class Scim:
             "PATCH", f"/Users/{user_id}", {"schemas": [PATCH_SCHEMA], "Operations": list(operations)}
         )
 
+    def patch_group(self, group_id, *operations: dict):
+        return self.call(
+            "PATCH", f"/Groups/{group_id}", {"schemas": [PATCH_SCHEMA], "Operations": list(operations)}
+        )
+
     def ids(self, query: str = "") -> list[str]:
         response = self.call("GET", f"/Users{query}")
         assert response.status_code == 200, response.get_data(as_text=True)

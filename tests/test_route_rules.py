@@ -85,6 +85,13 @@ RULES = {
     "scim.schemas": (BEARER, "GET", "/scim/v2/Schemas"),
     "scim.one_schema": (BEARER, "GET", "/scim/v2/Schemas/{schema}"),
     "scim.search_everything": (BEARER, "POST", "/scim/v2/.search"),
+    "scim.list_groups": (BEARER, "GET", "/scim/v2/Groups"),
+    "scim.search_groups": (BEARER, "POST", "/scim/v2/Groups/.search"),
+    "scim.create_group": (BEARER, "POST", "/scim/v2/Groups"),
+    "scim.get_group": (BEARER, "GET", "/scim/v2/Groups/admin"),
+    "scim.replace_group": (BEARER, "PUT", "/scim/v2/Groups/user"),
+    "scim.patch_group": (BEARER, "PATCH", "/scim/v2/Groups/user"),
+    "scim.delete_group": (BEARER, "DELETE", "/scim/v2/Groups/admin"),
 }
 # Routes whose GET and POST differ get a second line for the other method.
 EXTRA = [

@@ -56,6 +56,7 @@ class Action(StrEnum):
     SCIM_USER_CREATED = "scim.user_created"
     SCIM_USER_UPDATED = "scim.user_updated"
     SCIM_USER_DELETED = "scim.user_deleted"
+    SCIM_GROUP_CHANGED = "scim.group_changed"  # a pushed group (not a role group)
 
 
 def record(

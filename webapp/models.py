@@ -25,7 +25,7 @@ from webapp.model_base import UTCDateTime, utc_column, utcnow
 from webapp.passkeys.models import Ceremony, Passkey, PasskeyChallenge
 from webapp.passwords.models import PasswordToken
 from webapp.records import FINISHED_EMAIL, AuditEvent, EmailStatus, OutboundEmail
-from webapp.scim.models import ScimToken
+from webapp.scim.models import ScimGroup, ScimGroupMember, ScimToken
 from webapp.sso.models import (
     SSO_METHODS,
     SignInMethod,
@@ -49,6 +49,8 @@ __all__ = [
     "PasswordToken",
     "SSO_METHODS",
     "AdoptionSnapshot",
+    "ScimGroup",
+    "ScimGroupMember",
     "ScimToken",
     "SignInMethod",
     "SignInUnlock",

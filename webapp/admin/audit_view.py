@@ -53,6 +53,7 @@ ACTION_LABELS: dict[str, str] = {
     Action.SCIM_USER_CREATED: "User provisioned (SCIM)",
     Action.SCIM_USER_UPDATED: "User changed (SCIM)",
     Action.SCIM_USER_DELETED: "User deprovisioned (SCIM)",
+    Action.SCIM_GROUP_CHANGED: "Group changed (SCIM)",
 }
 
 # Code checks happen at several steps (the event's `where`); a wrong code while

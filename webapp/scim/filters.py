@@ -24,7 +24,7 @@ from scim2_models.path import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
-from webapp.models import User
+from webapp.models import ScimGroup, ScimGroupMember, User
 from webapp.scim.schema import ScimUser
 
 
@@ -32,9 +32,9 @@ class InvalidFilter(ValueError):
     """A filter that does not parse, or does not fit the User schema."""
 
 
-def parse(text: str) -> ScimFilter:
+def parse(text: str, model=ScimUser) -> ScimFilter:
     try:
-        return ScimFilter[ScimUser](text)
+        return ScimFilter[model](text)
     except Exception as error:  # scim2-models raises its own or pydantic's errors
         raise InvalidFilter(str(error)) from error
 
@@ -44,6 +44,10 @@ def where(scim_filter: str | ScimFilter) -> ColumnElement[bool]:
     if not isinstance(scim_filter, ScimFilter):
         scim_filter = parse(scim_filter)
     return _UserFilter().visit(scim_filter.ast)
+
+
+def _case_exact(column) -> bool:
+    return column is User.external_id or column is ScimGroup.external_id
 
 
 def _column(attr: AttrPath, inside_emails: bool = False):
@@ -73,17 +77,19 @@ def _column(attr: AttrPath, inside_emails: bool = False):
 
 
 class _UserFilter(FilterVisitor[ColumnElement[bool]]):
+    column_of = staticmethod(_column)
+
     def __init__(self, inside_emails: bool = False) -> None:
         self.inside_emails = inside_emails
 
     def visit_comparison(self, node: Comparison) -> ColumnElement[bool]:
-        column = _column(node.attr_path, self.inside_emails)
+        column = self.column_of(node.attr_path, self.inside_emails)
         if column is None:
             return sa.false()
         value = node.value
         if column is User.active and not isinstance(value, bool | None):
             raise InvalidFilter(f"active compares with true or false, not {value!r}.")
-        if isinstance(value, str) and column is not User.external_id:
+        if isinstance(value, str) and not _case_exact(column):
             value = value.lower()
         op = node.op
         if op is CompareOperator.eq:
@@ -106,7 +112,7 @@ class _UserFilter(FilterVisitor[ColumnElement[bool]]):
         }[op]
 
     def visit_present(self, node: Present) -> ColumnElement[bool]:
-        column = _column(node.attr_path, self.inside_emails)
+        column = self.column_of(node.attr_path, self.inside_emails)
         return sa.false() if column is None else column.is_not(None)
 
     def visit_not(self, node: Not) -> ColumnElement[bool]:
@@ -121,3 +127,49 @@ class _UserFilter(FilterVisitor[ColumnElement[bool]]):
         if node.attr_path.attr.lower() != "emails":
             return sa.false()
         return _UserFilter(inside_emails=True).visit(node.val_filter)
+
+
+def group_where(scim_filter: ScimFilter) -> ColumnElement[bool]:
+    """The SQL condition of a filter on pushed groups (`scim_groups`)."""
+    return _GroupFilter().visit(scim_filter.ast)
+
+
+def _group_column(attr: AttrPath, inside_emails: bool = False):
+    name, sub = attr.attr.lower(), (attr.sub_attr or "").lower()
+    if (name, sub) == ("displayname", ""):
+        return sa.func.lower(ScimGroup.display_name)
+    if (name, sub) == ("externalid", ""):
+        return ScimGroup.external_id
+    if (name, sub) == ("id", ""):
+        return sa.cast(ScimGroup.id, sa.String)
+    return None
+
+
+class _GroupFilter(_UserFilter):
+    """As for users; `members.value eq "7"` (or `members[value eq "7"]`) asks
+    whether user 7 is in the group."""
+
+    column_of = staticmethod(_group_column)
+
+    def visit_comparison(self, node: Comparison) -> ColumnElement[bool]:
+        attr = node.attr_path
+        if attr.attr.lower() == "members" and (attr.sub_attr or "value").lower() == "value":
+            return self._has_member(node)
+        return super().visit_comparison(node)
+
+    def _has_member(self, node: Comparison) -> ColumnElement[bool]:
+        if node.op is not CompareOperator.eq or not str(node.value).isdigit():
+            return sa.false()
+        return sa.exists().where(
+            ScimGroupMember.group_id == ScimGroup.id, ScimGroupMember.user_id == int(node.value)
+        )
+
+    def visit_value_path(self, node: ValuePath) -> ColumnElement[bool]:
+        inner = node.val_filter
+        if (
+            node.attr_path.attr.lower() == "members"
+            and isinstance(inner, Comparison)
+            and inner.attr_path.attr.lower() == "value"
+        ):
+            return self._has_member(inner)
+        return sa.false()

@@ -20,7 +20,7 @@ from scim2_models import (
 
 from webapp.extensions import csrf, db
 from webapp.models import System, utcnow
-from webapp.scim import schema, tokens, users
+from webapp.scim import groups, schema, tokens, users
 from webapp.scim.errors import ScimProblem, error_response, scim_json
 
 bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
@@ -69,17 +69,21 @@ def token_system() -> System:
     return db.session.get(System, g.scim_token.system_id)
 
 
-def response_parameters() -> ResponseParameters:
-    return ResponseParameters[schema.ScimUser].model_validate(
-        {key: request.args[key] for key in ("attributes", "excludedAttributes") if key in request.args},
-        scim_policy=schema.POLICY,
-    )
+def user_resource(user):
+    pushed = groups.groups_of(db.session, [user.id])[user.id]
+    return schema.user_resource(user, base_url(), pushed)
 
 
 def user_json(user, status: int = 200, context=Context.RESOURCE_QUERY_RESPONSE):
-    resource = schema.user_resource(user, base_url())
-    body = resource.model_dump(scim_ctx=context, response_parameters=response_parameters())
-    response = scim_json(body, status)
+    return resource_json(user_resource(user), schema.ScimUser, status, context)
+
+
+def resource_json(resource, model, status: int, context):
+    parameters = ResponseParameters[model].model_validate(
+        {key: request.args[key] for key in ("attributes", "excludedAttributes") if key in request.args},
+        scim_policy=schema.POLICY,
+    )
+    response = scim_json(resource.model_dump(scim_ctx=context, response_parameters=parameters), status)
     if status == 201:
         response.headers["Location"] = resource.meta.location
     return response
@@ -101,15 +105,18 @@ def the_user(user_id: str):
 
 @bp.route("/Users", methods=["GET"])
 def list_users():
-    search = SearchRequest[schema.ScimUser].model_validate(
-        {
-            key: request.args[key]
-            for key in ("filter", "startIndex", "count", "attributes", "excludedAttributes")
-            if key in request.args
-        },
+    return users_page(query_search(schema.ScimUser))
+
+
+SEARCH_KEYS = ("filter", "startIndex", "count", "attributes", "excludedAttributes")
+
+
+def query_search(model) -> SearchRequest:
+    """A list request's query string, read as a SearchRequest (RFC 7644 §3.4.2)."""
+    return SearchRequest[model].model_validate(
+        {key: request.args[key] for key in SEARCH_KEYS if key in request.args},
         scim_policy=schema.POLICY,
     )
-    return users_page(search)
 
 
 @bp.route("/Users/.search", methods=["POST"])
@@ -127,13 +134,19 @@ def users_page(search: SearchRequest):
         search.start_index or 1,
         schema.MAX_RESULTS if search.count is None else search.count,
     )
-    listing = ListResponse[schema.ScimUser](
-        total_results=page.total,
-        start_index=page.start_index,
-        items_per_page=len(page.users),
-        resources=[schema.user_resource(user, base_url()) for user in page.users],
+    pushed = groups.groups_of(db.session, [user.id for user in page.users])
+    resources = [schema.user_resource(user, base_url(), pushed[user.id]) for user in page.users]
+    return list_json(schema.ScimUser, search, page.total, page.start_index, resources)
+
+
+def list_json(model, search: SearchRequest, total: int, start_index: int, resources: list):
+    listing = ListResponse[model](
+        total_results=total,
+        start_index=start_index,
+        items_per_page=len(resources),
+        resources=resources,
     )
-    parameters = ResponseParameters[schema.ScimUser](
+    parameters = ResponseParameters[model](
         attributes=search.attributes, excluded_attributes=search.excluded_attributes
     )
     return scim_json(
@@ -172,7 +185,7 @@ def patch_user(user_id: str):
     patch = PatchOp[schema.ScimUser].model_validate(
         body, scim_ctx=Context.RESOURCE_PATCH_REQUEST, scim_policy=schema.POLICY
     )
-    resource = schema.user_resource(user, base_url())
+    resource = user_resource(user)
     patch.patch(resource, scim_policy=schema.POLICY)
     users.update(db.session, g.scim_token, user, resource)
     return user_json(user, 200, Context.RESOURCE_PATCH_RESPONSE)
@@ -181,6 +194,98 @@ def patch_user(user_id: str):
 @bp.route("/Users/<user_id>", methods=["DELETE"])
 def delete_user(user_id: str):
     users.deprovision(db.session, g.scim_token, the_user(user_id), utcnow())
+    return "", 204
+
+
+def the_group(group_id: str) -> groups.Group:
+    group = groups.find_group(db.session, g.scim_token.system_id, group_id)
+    if group is None:
+        raise ScimProblem(404, f"No Group {group_id}.")
+    return group
+
+
+def group_json(group, status: int = 200, context=Context.RESOURCE_QUERY_RESPONSE):
+    resource = groups.resource(db.session, g.scim_token.system_id, group, base_url())
+    return resource_json(resource, schema.ScimGroupResource, status, context)
+
+
+def wants_members(search: SearchRequest) -> bool:
+    """Whether the answer shows members (Entra asks without: a big group's
+    members are then not read)."""
+    def names(paths) -> set[str]:
+        return {str(path).rsplit(":", 1)[-1].split(".")[0].lower() for path in paths or []}
+
+    if search.attributes:
+        return "members" in names(search.attributes)
+    return "members" not in names(search.excluded_attributes)
+
+
+@bp.route("/Groups", methods=["GET"])
+def list_groups():
+    return groups_page(query_search(schema.ScimGroupResource))
+
+
+@bp.route("/Groups/.search", methods=["POST"])
+def search_groups():
+    return groups_page(
+        SearchRequest[schema.ScimGroupResource].model_validate(
+            request_body(), scim_policy=schema.POLICY
+        )
+    )
+
+
+def groups_page(search: SearchRequest):
+    page = groups.list_groups(
+        db.session,
+        g.scim_token.system_id,
+        search.filter,
+        search.start_index or 1,
+        schema.MAX_RESULTS if search.count is None else search.count,
+        base_url(),
+        wants_members(search),
+    )
+    return list_json(schema.ScimGroupResource, search, page.total, page.start_index, page.groups)
+
+
+@bp.route("/Groups", methods=["POST"])
+def create_group():
+    resource = schema.ScimGroupResource.model_validate(
+        request_body(), scim_ctx=Context.RESOURCE_CREATION_REQUEST, scim_policy=schema.POLICY
+    )
+    group = groups.create_group(db.session, g.scim_token, token_system(), resource)
+    return group_json(group, 201, Context.RESOURCE_CREATION_RESPONSE)
+
+
+@bp.route("/Groups/<group_id>", methods=["GET"])
+def get_group(group_id: str):
+    return group_json(the_group(group_id))
+
+
+@bp.route("/Groups/<group_id>", methods=["PUT"])
+def replace_group(group_id: str):
+    group = the_group(group_id)
+    resource = schema.ScimGroupResource.model_validate(
+        request_body(), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST, scim_policy=schema.POLICY
+    )
+    groups.update_group(db.session, g.scim_token, token_system(), group, resource)
+    return group_json(group, 200, Context.RESOURCE_REPLACEMENT_RESPONSE)
+
+
+@bp.route("/Groups/<group_id>", methods=["PATCH"])
+def patch_group(group_id: str):
+    group = the_group(group_id)
+    patch = PatchOp[schema.ScimGroupResource].model_validate(
+        request_body(), scim_ctx=Context.RESOURCE_PATCH_REQUEST, scim_policy=schema.POLICY
+    )
+    resource = groups.resource(db.session, g.scim_token.system_id, group, base_url())
+    patch.patch(resource, scim_policy=schema.POLICY)
+    groups.update_group(db.session, g.scim_token, token_system(), group, resource)
+    return group_json(group, 200, Context.RESOURCE_PATCH_RESPONSE)
+
+
+@bp.route("/Groups/<group_id>", methods=["DELETE"])
+def delete_group(group_id: str):
+    groups.delete_group(db.session, g.scim_token, token_system(), the_group(group_id))
     return "", 204
 
 

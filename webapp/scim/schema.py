@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from pydantic import Field
 from scim2_models import (
     URN,
     AuthenticationScheme,
     Bulk,
+    CaseExact,
     ChangePassword,
+    ComplexAttribute,
     Email,
     ETag,
     Filter,
@@ -24,6 +27,7 @@ from scim2_models import (
     Meta,
     Mutability,
     Patch,
+    Reference,
     Required,
     Resource,
     ResourceType,
@@ -37,6 +41,7 @@ from scim2_models import (
 from webapp.models import Role, User
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 MAX_RESULTS = 200  # the largest page of a list (`count`), as ServiceProviderConfig says
 # What Firmguard tolerates from identity providers (scim2-models reads every
 # payload under it): attributes it does not keep (`name`, `title`, extensions)
@@ -71,15 +76,40 @@ class ScimUser(Resource):
     groups: Annotated[list[GroupMembership] | None, Mutability.read_only] = None
 
 
+class ScimMember(ComplexAttribute):
+    """A member of a group: a user of the firm (groups do not nest here)."""
+
+    value: Annotated[str | None, Mutability.immutable, CaseExact.true] = None
+    ref: Annotated[Reference["User"] | None, Mutability.immutable] = Field(  # noqa: UP037
+        None, serialization_alias="$ref", validation_alias="$ref"
+    )
+    type: Annotated[str | None, Mutability.immutable] = Field(None, examples=["User"])
+
+
+class ScimGroupResource(Resource):
+    """RFC 7643's Group: a name and its members (users)."""
+
+    __schema__ = URN(GROUP_SCHEMA)
+
+    display_name: Annotated[str | None, Required.true, Uniqueness.server] = None
+    members: list[ScimMember] | None = None
+
+
 def user_schema() -> Schema:
     schema = ScimUser.to_schema()
     schema.name, schema.description = "User", "User Account"
     return schema
 
 
+def group_schema() -> Schema:
+    schema = ScimGroupResource.to_schema()
+    schema.name, schema.description = "Group", "Group"
+    return schema
+
+
 def schemas() -> list[Schema]:
-    """Every schema /Schemas lists: the User's and the discovery documents' own."""
-    return [user_schema(), *(model.to_schema() for model in DISCOVERY_MODELS)]
+    """Every schema /Schemas lists: User's, Group's and the discovery documents' own."""
+    return [user_schema(), group_schema(), *(model.to_schema() for model in DISCOVERY_MODELS)]
 
 
 DISCOVERY_MODELS = (ServiceProviderConfig, ResourceType, Schema)
@@ -94,7 +124,11 @@ def resource_types(base: str) -> list[ResourceType]:
         schema_=URN(USER_SCHEMA),
     )
     user.meta = Meta(resource_type="ResourceType", location=f"{base}/ResourceTypes/User")
-    return [user]
+    group = ResourceType(
+        id="Group", name="Group", description="Group", endpoint="/Groups", schema_=URN(GROUP_SCHEMA)
+    )
+    group.meta = Meta(resource_type="ResourceType", location=f"{base}/ResourceTypes/Group")
+    return [user, group]
 
 
 def service_provider_config(base: str, documentation: str) -> ServiceProviderConfig:
@@ -120,8 +154,9 @@ def service_provider_config(base: str, documentation: str) -> ServiceProviderCon
     )
 
 
-def user_resource(user: User, base: str) -> ScimUser:
-    """A user row as the SCIM User a client reads."""
+def user_resource(user: User, base: str, groups: list[tuple[str, str]] = ()) -> ScimUser:
+    """A user row as the SCIM User a client reads (`groups`: the pushed groups
+    they are in, as (id, name); their role group comes first)."""
     return ScimUser(
         id=str(user.id),
         external_id=user.external_id,
@@ -131,10 +166,9 @@ def user_resource(user: User, base: str) -> ScimUser:
         emails=[Email(value=user.email, type="work", primary=True)],
         groups=[
             GroupMembership(
-                value=user.role,
-                display=ROLE_GROUPS.get(user.role, user.role),
-                type="direct",
+                value=group_id, ref=f"{base}/Groups/{group_id}", display=name, type="direct"
             )
+            for group_id, name in [(user.role, ROLE_GROUPS.get(user.role, user.role)), *groups]
         ],
         meta=Meta(
             resource_type="User",
@@ -167,3 +201,22 @@ def without_email_operations(body: dict) -> dict:
             operation = {**operation, "value": value}
         kept.append(operation)
     return {**body, "Operations": kept}
+
+
+def member(user_id: int, base: str) -> ScimMember:
+    return ScimMember(value=str(user_id), ref=f"{base}/Users/{user_id}", type="User")
+
+
+def group_resource(
+    group_id: str, name: str, external_id: str | None, member_ids: list[int] | None, base: str
+) -> ScimGroupResource:
+    """A group as a client reads it (`member_ids` None: members not asked for)."""
+    return ScimGroupResource(
+        id=group_id,
+        external_id=external_id,
+        display_name=name,
+        members=None
+        if not member_ids
+        else [member(user_id, base) for user_id in member_ids],
+        meta=Meta(resource_type="Group", location=f"{base}/Groups/{group_id}"),
+    )

@@ -1,4 +1,4 @@
-"""SCIM provisioning: firms' bearer tokens, users' externalId and SCIM deletion
+"""SCIM provisioning: firms' bearer tokens and pushed groups, users' externalId and SCIM deletion
 
 Revision ID: 0010_scim
 Revises: 0009_failure_counts
@@ -46,6 +46,34 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash", name=op.f("uq_scim_tokens_token_hash")),
     )
     op.create_index(op.f("ix_scim_tokens_system_id"), "scim_tokens", ["system_id"])
+    op.create_table(
+        "scim_groups",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("system_id", sa.Integer(), nullable=False),
+        sa.Column("display_name", sa.String(length=200), nullable=False),
+        sa.Column("external_id", sa.String(length=255), nullable=True),
+        sa.Column("created_at", webapp.models.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["system_id"], ["systems.id"], name=op.f("fk_scim_groups_system_id_systems")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_scim_groups")),
+        sa.UniqueConstraint("system_id", "display_name", name=op.f("uq_scim_groups_system_id")),
+    )
+    op.create_table(
+        "scim_group_members",
+        sa.Column("group_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["group_id"], ["scim_groups.id"], name=op.f("fk_scim_group_members_group_id_scim_groups")
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_scim_group_members_user_id_users")
+        ),
+        sa.PrimaryKeyConstraint("group_id", "user_id", name=op.f("pk_scim_group_members")),
+    )
+    op.create_index(
+        op.f("ix_scim_group_members_user_id"), "scim_group_members", ["user_id"]
+    )
     # Plain ALTER TABLE ADD COLUMN (no batch copy): SQLite keeps the users
     # table, and so its search index's triggers (webapp/user_search.py).
     op.add_column("users", sa.Column("external_id", sa.String(length=255), nullable=True))
@@ -60,5 +88,8 @@ def downgrade() -> None:
     op.drop_index("ix_users_system_external_id", table_name="users")
     op.drop_column("users", "deprovisioned_at")
     op.drop_column("users", "external_id")
+    op.drop_index(op.f("ix_scim_group_members_user_id"), table_name="scim_group_members")
+    op.drop_table("scim_group_members")
+    op.drop_table("scim_groups")
     op.drop_index(op.f("ix_scim_tokens_system_id"), table_name="scim_tokens")
     op.drop_table("scim_tokens")
