@@ -3,6 +3,8 @@ makes admins; the firm always keeps an active admin; pushed groups kept as sent.
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlmodel import select
 
@@ -143,3 +145,40 @@ def test_groups_of_one_firm_are_out_of_reach_of_another(app, factory, scim, firm
     assert refused.status_code == 400 and refused.json["scimType"] == "invalidValue"
     assert str(stranger.id) not in member_values(scim.call("GET", "/Groups/admin"))
     assert member_values(rimu.call("GET", "/Groups/admin")) == [str(stranger.id)]
+
+
+def test_two_requests_at_once_cannot_remove_both_remaining_admins(app, factory, firm, session):
+    """The last-admin rule under concurrency: one request deactivates an admin,
+    the other takes the second admin out of "Admins", released together (from
+    two tokens, so nothing else orders them); Edit user's guard
+    (`stop_being_admin`) makes the second see the first's change and refuse. A few rounds, as a race
+    without the lock is not lost every time."""
+    ana = firm["admin"]
+    cy = factory.user(firm["system"], email="cy@kauri.example", name="Cy", admin=True)
+    clients = [Scim(app.test_client(), firm["secret"]), Scim(app.test_client(), make_token(app, firm["system"], name="Okta"))]
+    for _ in range(4):
+        for user in (ana, cy):
+            row = session.get(User, user.id)
+            row.active, row.role = True, "admin"
+            session.add(row)
+        session.commit()
+        barrier = threading.Barrier(2)
+        answers = []
+
+        def send(request, barrier=barrier, answers=answers):
+            barrier.wait()
+            answers.append(request())
+
+        requests = [
+            lambda: clients[0].patch(ana.id, {"op": "replace", "path": "active", "value": False}),
+            lambda: clients[1].patch_group("admin", {"op": "remove", "path": f'members[value eq "{cy.id}"]'}),
+        ]
+        threads = [threading.Thread(target=send, args=(request,)) for request in requests]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert sorted(response.status_code for response in answers) == [200, 409]
+        session.expire_all()
+        left = session.exec(select(User).where(User.system_id == firm["system"].id, User.active_admin)).all()
+        assert len(left) == 1

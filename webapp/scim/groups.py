@@ -18,6 +18,7 @@ from scim2_models import ScimFilter
 from sqlmodel import Session, func, select
 
 from webapp import audit
+from webapp.admin.user_edit import stop_being_admin
 from webapp.audit import Action
 from webapp.models import Role, ScimGroup, ScimGroupMember, ScimToken, System, User
 from webapp.scim import filters
@@ -219,23 +220,21 @@ def _set_roles(
         new_role.update({user_id: Role.USER.value for user_id in removed})
     users = session.exec(select(User).where(User.id.in_(new_role))).all() if new_role else []
     changing = [user for user in users if user.role != new_role[user.id]]
-    losing = {user.id for user in changing if user.active_admin}
-    if losing:
-        others = session.exec(
-            select(func.count()).select_from(User).where(
-                User.system_id == system.id, User.active_admin, User.id.not_in(losing)
+    # All or nothing: a refused demotion undoes the ones before it.
+    with session.begin_nested():
+        for user in changing:
+            old, role = user.role, new_role[user.id]
+            if user.active_admin and role != Role.ADMIN.value:
+                # The last-admin rule, safe against changes at once (Edit user's).
+                if not stop_being_admin(session, user, role, user.active):
+                    raise ScimProblem(409, LAST_ADMIN)
+            else:
+                user.role = role
+                session.add(user)
+            audit.record(
+                session, Action.SCIM_USER_UPDATED, subject=user, scim_token=token.name,
+                changes={"role": [old, role]},
             )
-        ).one()
-        if others == 0:
-            raise ScimProblem(409, LAST_ADMIN)
-    for user in changing:
-        old = user.role
-        user.role = new_role[user.id]
-        session.add(user)
-        audit.record(
-            session, Action.SCIM_USER_UPDATED, subject=user, scim_token=token.name,
-            changes={"role": [old, user.role]},
-        )
 
 
 def delete_group(session: Session, token: ScimToken, system: System, group: Group) -> None:

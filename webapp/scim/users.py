@@ -13,7 +13,7 @@ from sqlmodel import Session, func, select
 
 from webapp import audit
 from webapp.accounts import valid_email
-from webapp.admin.user_edit import other_active_admins
+from webapp.admin.user_edit import stop_being_admin
 from webapp.audit import Action
 from webapp.auth.services import find_user_by_email, normalize_email
 from webapp.crypto import NO_PASSWORD
@@ -139,13 +139,14 @@ def update(session: Session, token: ScimToken, user: User, resource: ScimUser) -
     want = wanted(resource)
     if want.email != user.email:
         _email_taken(session, want.email, user)
-    if user.active_admin and not want.active and other_active_admins(session, user) == 0:
-        raise ScimProblem(409, LAST_ADMIN)
     before = _fields(user)
+    deactivating = user.active and not want.active
+    if deactivating and user.active_admin and not stop_being_admin(session, user, user.role, False):
+        raise ScimProblem(409, LAST_ADMIN)
     user.email, user.display_name = want.email, want.display_name
     user.external_id = want.external_id
     user.refresh_search_key()
-    if user.active and not want.active:
+    if deactivating:
         end_access(session, user)
     user.active = want.active
     session.add(user)
@@ -159,9 +160,10 @@ def update(session: Session, token: ScimToken, user: User, resource: ScimUser) -
 def deprovision(session: Session, token: ScimToken, user: User, now: datetime) -> None:
     """DELETE: the user is deactivated (sessions end) and gone from SCIM; the
     row, its audit trail and its email stay."""
-    if user.active_admin and other_active_admins(session, user) == 0:
+    was_active = user.active
+    if user.active_admin and not stop_being_admin(session, user, user.role, False):
         raise ScimProblem(409, LAST_ADMIN)
-    if user.active:
+    if was_active:
         end_access(session, user)
     user.deprovisioned_at = now
     session.add(user)
