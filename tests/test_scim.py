@@ -157,9 +157,11 @@ def test_deactivation_drops_pending_sign_ins(app, factory, scim, firm, session):
     assert session.exec(select(PendingSignIn).where(PendingSignIn.user_id == leaver.id)).all()
     assert scim.patch(leaver.id, {"op": "replace", "path": "active", "value": False}).status_code == 200
     assert session.exec(select(PendingSignIn).where(PendingSignIn.user_id == leaver.id)).all() == []
-    # The code step of that browser is over: back to the sign-in page.
+    # The code step of that browser is over, by recovery code or passkey alike.
     response = halfway.post_form("/sign-in/recovery", {"code": "aaaa-bbbb"}, token_from="/sign-in")
     assert response.status_code == 302 and response.headers["Location"].startswith("/sign-in")
+    passkey = halfway.post("/sign-in/passkey/options", headers={"X-CSRFToken": halfway.csrf_token()})
+    assert passkey.status_code == 409
     assert not signed_in(halfway)
 
 
