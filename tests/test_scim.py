@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import pytest
 import redis
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from tests.conftest import sign_in
 from tests.mfa_support import enable_mfa, password_step, signed_in
 from tests.scim_support import Scim, make_token
 from tests.servers import PrivateRedis, free_port
+from webapp import accounts, create_app
 from webapp.crypto import token_hash
+from webapp.extensions import db
+from webapp.limits.models import FailureCount
 from webapp.models import AuditEvent, PendingSignIn, ScimToken, User
 
 
@@ -289,11 +292,23 @@ def redis_url():
     server.stop()
 
 
-def test_with_redis_the_count_is_redis_s(app, redis_url, factory, firm, session):
-    app.config.update(REDIS_URL=redis_url, SCIM_REQUESTS_PER_MINUTE=2)
-    scim = Scim(app.test_client(), firm["secret"])
+def test_with_redis_the_count_is_redis_s(redis_url, database_url, tmp_path):
+    app = create_app(
+        "testing",
+        {
+            "DATABASE_URL": database_url,
+            "MAIL_FILE_DIR": str(tmp_path / "mail"),
+            "REDIS_URL": redis_url,
+            "SCIM_REQUESTS_PER_MINUTE": 2,
+        },
+    )
+    with app.app_context():
+        system = accounts.create_system(db.session, "Redis Law", country="NZ", timezone="Pacific/Auckland")
+        db.session.commit()
+    scim = Scim(app.test_client(), make_token(app, system))
     assert [scim.call("GET", "/Users").status_code for _ in range(3)] == [200, 200, 429]
-    token = session.exec(select(ScimToken)).one()
-    assert token.window_count == 0 and token.last_used_at is not None  # not the row's count
-    keys = redis.Redis.from_url(redis_url).keys("firmguard:scim:*")
+    keys = redis.Redis.from_url(redis_url).keys("firmguard:failures:uses:scim:*")
     assert len(keys) == 1
+    with Session(app.extensions["firmguard_db"]) as own:
+        assert own.exec(select(FailureCount)).all() == []  # not in the database
+    app.extensions["firmguard_db"].dispose()

@@ -29,10 +29,6 @@ class ScimToken(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
     last_used_at: datetime | None = Field(default=None, sa_column=utc_column())
     revoked_at: datetime | None = Field(default=None, sa_column=utc_column())
-    # The rate limit's counter when there is no Redis: requests in the minute
-    # that started at window_started_at (one conditional UPDATE per request).
-    window_started_at: datetime | None = Field(default=None, sa_column=utc_column())
-    window_count: int = Field(default=0)
 
 
 class ScimGroup(SQLModel, table=True):

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import redis
-import sqlalchemy as sa
 from flask import current_app
 from sqlmodel import Session, select
 
@@ -17,7 +15,8 @@ from webapp import audit
 from webapp.accounts import FieldError
 from webapp.audit import Action
 from webapp.crypto import new_token, token_hash
-from webapp.health import redis_client
+from webapp.limits.counters import Policy
+from webapp.limits.policy import count_failure
 from webapp.models import ScimToken, System, User
 
 MAX_NAME = 100
@@ -80,41 +79,26 @@ def authenticate(session: Session, bearer: str) -> ScimToken | None:
     ).first()
 
 
+def request_policy() -> Policy:
+    """SCIM_REQUESTS_PER_MINUTE a minute per token; then a minute's wait."""
+    return Policy(
+        limit=current_app.config["SCIM_REQUESTS_PER_MINUTE"],
+        window=timedelta(minutes=1),
+        lock_for=lambda _: timedelta(minutes=1),
+        between_locks=1,
+    )
+
+
 def count_request(session: Session, token: ScimToken, now: datetime) -> bool:
     """Count a request of `token`, and stamp its last use; False once it is over
-    its limit this minute.
+    its limit.
 
-    With REDIS_URL the counter is Redis's (shared by every process, gone after
-    two minutes) and "last used" is written at most once a minute, so a
-    token's requests do not queue on its row. Without Redis (or while it is
-    away) the count is the token's row: one conditional UPDATE, so
-    simultaneous requests each count.
+    The count is the sign-in limits' counter (`webapp.limits`: Redis when
+    REDIS_URL is set, else the database, never a worker's memory), keyed by
+    the token. "Last used" is written at most once a minute, so a busy
+    token's requests do not all write its row.
     """
-    limit = current_app.config["SCIM_REQUESTS_PER_MINUTE"]
-    minute = now.replace(second=0, microsecond=0)
-    if current_app.config["REDIS_URL"]:
-        key = f"firmguard:scim:{token.id}:{minute:%Y%m%d%H%M}"
-        try:
-            with redis_client().pipeline() as pipe:
-                count, _ = pipe.incr(key).expire(key, 120).execute()
-        except redis.RedisError:
-            pass  # Redis away: the database counts
-        else:
-            if token.last_used_at is None or now - token.last_used_at >= LAST_USED_STEP:
-                token.last_used_at = now
-                session.add(token)
-            return count <= limit
-    table = ScimToken.__table__
-    count = session.execute(
-        sa.update(table)
-        .where(table.c.id == token.id)
-        .values(
-            window_count=sa.case(
-                (table.c.window_started_at == minute, table.c.window_count + 1), else_=1
-            ),
-            window_started_at=minute,
-            last_used_at=now,
-        )
-        .returning(table.c.window_count)
-    ).scalar_one()
-    return count <= limit
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_STEP:
+        token.last_used_at = now
+        session.add(token)
+    return count_failure(f"uses:scim:{token.id}", request_policy(), now).counted

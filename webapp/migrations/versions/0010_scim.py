@@ -4,8 +4,9 @@ Revision ID: 0010_scim
 Revises: 0009_failure_counts
 Create Date: 2026-12-01 01:00:00
 
-Tokens are stored as SHA-256 hashes, several per firm, with their last use and
-the rate limit's per-minute counter (README, "Provisioning (SCIM)"). Users get
+Tokens are stored as SHA-256 hashes, several per firm, with their last use
+(README, "Provisioning (SCIM)"); their rate limit counts with the sign-in
+limits' counter (failure_counts, or Redis). Users get
 the identity provider's `externalId` (indexed by firm for the `externalId eq`
 filter) and the time a SCIM client deleted them (deactivated, row kept).
 """
@@ -34,8 +35,6 @@ def upgrade() -> None:
         sa.Column("created_at", webapp.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("last_used_at", webapp.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("revoked_at", webapp.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("window_started_at", webapp.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("window_count", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["system_id"], ["systems.id"], name=op.f("fk_scim_tokens_system_id_systems")
         ),
