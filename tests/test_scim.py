@@ -11,6 +11,7 @@ from tests.conftest import sign_in
 from tests.mfa_support import enable_mfa, password_step, signed_in
 from tests.scim_support import Scim, make_token
 from tests.servers import PrivateRedis, free_port
+from tests.step_up_support import confirm_its_you
 from webapp import accounts, create_app
 from webapp.crypto import token_hash
 from webapp.extensions import db
@@ -217,6 +218,10 @@ def test_tokens_are_made_shown_once_stored_hashed_and_revoked(app, firm, session
     sign_in(admin, firm["admin"].email)
     page = admin.get("/admin/security").get_data(as_text=True)
     assert "Provisioning (SCIM)" in page and "http://127.0.0.1:5000/scim/v2" in page
+    asked = admin.post_form("/admin/security/scim/tokens", {"name": "Okta prod"}, token_from="/admin/security")
+    assert "Confirm it" in asked.get_data(as_text=True)  # the step-up first
+    assert session.exec(select(ScimToken).where(ScimToken.name == "Okta prod")).all() == []
+    confirm_its_you(admin)
     made = admin.post_form("/admin/security/scim/tokens", {"name": "Okta prod"}, token_from="/admin/security")
     assert made.status_code == 200
     body = made.get_data(as_text=True)
@@ -276,6 +281,7 @@ def test_edit_user_deactivation_also_drops_pending_sign_ins(app, factory, firm, 
     password_step(halfway, leaver.email)
     admin = app.test_client()
     sign_in(admin, firm["admin"].email)
+    confirm_its_you(admin)  # deactivating someone needs the step-up
     path = f"/admin/users/{leaver.id}"
     saved = admin.post_form(path, {"display_name": "Lee", "role": "user", "mfa_enabled": "y"})
     assert saved.status_code == 302

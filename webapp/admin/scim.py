@@ -1,8 +1,8 @@
 """Security settings → "Provisioning (SCIM)": "Create token" (shown once) and
 "Revoke". Thin: the logic is in `webapp.scim.tokens`.
 
-Both change the firm's security settings, so each needs the "Confirm it's
-you" step-up: its decorator goes on the line marked `# step-up`.
+Both change the firm's security settings, so each needs a fresh "Confirm it's
+you" (`step_up_required`, README "Step-up").
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from webapp.accounts import FieldError
 from webapp.admin.routes import security_page
 from webapp.auth.decorators import admin_required
 from webapp.auth.sessions import current_system
+from webapp.auth.step_up import step_up_required
 from webapp.extensions import db
 from webapp.models import utcnow
 from webapp.scim import tokens
@@ -24,7 +25,7 @@ bp = Blueprint("scim_admin", __name__, url_prefix="/admin/security/scim")
 
 @bp.route("/tokens", methods=["POST"])
 @admin_required
-# step-up
+@step_up_required
 def create_token():
     form = CreateTokenForm()
     if form.validate_on_submit():
@@ -43,7 +44,7 @@ def create_token():
 
 @bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])
 @admin_required
-# step-up
+@step_up_required
 def revoke_token(token_id: int):
     token = tokens.revoke_token(db.session, admin=current_user, token_id=token_id, now=utcnow())
     if token is None:
