@@ -7,6 +7,8 @@ you" (`step_up_required`, README "Step-up").
 
 from __future__ import annotations
 
+from functools import wraps
+
 from flask import Blueprint, abort, flash, redirect, url_for
 from flask_login import current_user
 
@@ -42,8 +44,21 @@ def create_token():
     return security_page(status=422, scim_token=form)
 
 
+def own_live_token(view):
+    """Another firm's (or a revoked) token is not found, before any step-up."""
+
+    @wraps(view)
+    def wrapped(token_id: int):
+        if not any(token.id == token_id for token in tokens.tokens_of(db.session, current_user.system_id)):
+            abort(404)
+        return view(token_id)
+
+    return wrapped
+
+
 @bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])
 @admin_required
+@own_live_token
 @step_up_required
 def revoke_token(token_id: int):
     token = tokens.revoke_token(db.session, admin=current_user, token_id=token_id, now=utcnow())
