@@ -16,7 +16,9 @@ from webapp import accounts, create_app
 from webapp.crypto import token_hash
 from webapp.extensions import db
 from webapp.limits.models import FailureCount
-from webapp.models import AuditEvent, PendingSignIn, ScimToken, User
+from webapp.models import AuditEvent, PendingSignIn, ScimToken, User, utcnow
+from webapp.passwords import tokens as password_links
+from webapp.passwords.tokens import RESET_LINK_TTL, Purpose
 
 
 @pytest.fixture
@@ -159,7 +161,14 @@ def test_deactivation_drops_pending_sign_ins(app, factory, scim, firm, session):
     halfway = app.test_client()
     password_step(halfway, leaver.email)
     assert session.exec(select(PendingSignIn).where(PendingSignIn.user_id == leaver.id)).all()
+    with app.app_context():  # a password reset link emailed before, unused
+        link = password_links.issue(db.session, leaver, Purpose.RESET, RESET_LINK_TTL, utcnow())
+        db.session.commit()
     assert scim.patch(leaver.id, {"op": "replace", "path": "active", "value": False}).status_code == 200
+    # Dropped, not just refused while inactive: back on, the old link stays dead.
+    assert scim.patch(leaver.id, {"op": "replace", "path": "active", "value": True}).status_code == 200
+    spent = app.test_client().get(f"/password/reset/{link}")
+    assert spent.status_code == 302 and spent.headers["Location"] == "/password/forgot"
     assert session.exec(select(PendingSignIn).where(PendingSignIn.user_id == leaver.id)).all() == []
     # The code step of that browser is over, by recovery code or passkey alike.
     response = halfway.post_form("/sign-in/recovery", {"code": "aaaa-bbbb"}, token_from="/sign-in")

@@ -7,14 +7,18 @@ without an admin's action); the user loses access at once.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from sqlmodel import Session
 
 from webapp.models import PendingSignIn, User
+from webapp.passwords import tokens as password_links
 
 
-def end_access(session: Session, user: User) -> None:
-    """Turn `user` off: every session ends now, pending sign-ins are dropped.
+def end_access(session: Session, user: User, now: datetime) -> None:
+    """Turn `user` off: every session ends now; pending sign-ins and emailed
+    links (password reset, and invitations, which are the same links) are dropped.
 
     Sessions end as at "Sign out": the user's session version moves on, so
     every cookie of theirs, in any browser, names a version that no longer
@@ -26,3 +30,4 @@ def end_access(session: Session, user: User) -> None:
     user.session_version += 1
     session.add(user)
     session.execute(sa.delete(PendingSignIn).where(PendingSignIn.user_id == user.id))
+    password_links.use_up(session, user, now)

@@ -123,7 +123,7 @@ def update_user(
         if old != getattr(user, field)
     }
     if diff.get("active") == [True, False]:
-        end_access(session, user)  # a deactivated user's sessions end now
+        end_access(session, user, now)  # a deactivated user's sessions end now
     session.add(user)
     if diff:
         audit.record(session, Action.USER_UPDATED, actor=admin, subject=user, changes=diff)

@@ -174,7 +174,7 @@ def replace_user(user_id: str):
     resource = schema.ScimUser.model_validate(
         request_body(), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST, scim_policy=schema.POLICY
     )
-    users.update(db.session, g.scim_token, user, resource)
+    users.update(db.session, g.scim_token, user, resource, utcnow())
     return user_json(user, 200, Context.RESOURCE_REPLACEMENT_RESPONSE)
 
 
@@ -187,7 +187,7 @@ def patch_user(user_id: str):
     )
     resource = user_resource(user)
     patch.patch(resource, scim_policy=schema.POLICY)
-    users.update(db.session, g.scim_token, user, resource)
+    users.update(db.session, g.scim_token, user, resource, utcnow())
     return user_json(user, 200, Context.RESOURCE_PATCH_RESPONSE)
 
 

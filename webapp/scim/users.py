@@ -134,7 +134,9 @@ def after_provisioning(session: Session, user: User, system: System) -> None:
     in by single sign-on, or after an admin's password reset."""
 
 
-def update(session: Session, token: ScimToken, user: User, resource: ScimUser) -> None:
+def update(
+    session: Session, token: ScimToken, user: User, resource: ScimUser, now: datetime
+) -> None:
     """Make `user` what `resource` says (PUT, and PATCH after it is applied)."""
     want = wanted(resource)
     if want.email != user.email:
@@ -147,7 +149,7 @@ def update(session: Session, token: ScimToken, user: User, resource: ScimUser) -
     user.external_id = want.external_id
     user.refresh_search_key()
     if deactivating:
-        end_access(session, user)
+        end_access(session, user, now)
     user.active = want.active
     session.add(user)
     diff = {field: [old, _fields(user)[field]] for field, old in before.items() if old != _fields(user)[field]}
@@ -164,7 +166,7 @@ def deprovision(session: Session, token: ScimToken, user: User, now: datetime) -
     if user.active_admin and not stop_being_admin(session, user, user.role, False):
         raise ScimProblem(409, LAST_ADMIN)
     if was_active:
-        end_access(session, user)
+        end_access(session, user, now)
     user.deprovisioned_at = now
     session.add(user)
     audit.record(session, Action.SCIM_USER_DELETED, subject=user, scim_token=token.name)

@@ -1,7 +1,7 @@
 """SCIM provisioning: firms' bearer tokens and pushed groups, users' externalId and SCIM deletion
 
-Revision ID: 0011_scim
-Revises: 0010_step_up
+Revision ID: 0012_scim
+Revises: 0011_passwords
 Create Date: 2026-12-01 01:00:00
 
 Tokens are stored as SHA-256 hashes, several per firm, with their last use
@@ -18,8 +18,8 @@ from alembic import op
 
 import webapp.models
 
-revision: str = "0011_scim"
-down_revision: str | Sequence[str] | None = "0010_step_up"
+revision: str = "0012_scim"
+down_revision: str | Sequence[str] | None = "0011_passwords"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
