@@ -18,6 +18,7 @@ from scim2_models import ScimFilter
 from sqlmodel import Session, func, select
 
 from webapp import audit
+from webapp.accounts import lock_firm
 from webapp.admin.user_edit import stop_being_admin
 from webapp.audit import Action
 from webapp.models import Role, ScimGroup, ScimGroupMember, ScimToken, System, User
@@ -220,6 +221,9 @@ def _set_roles(
         new_role.update({user_id: Role.USER.value for user_id in removed})
     users = session.exec(select(User).where(User.id.in_(new_role))).all() if new_role else []
     changing = [user for user in users if user.role != new_role[user.id]]
+    if any(user.active_admin for user in changing):
+        # The firm's row before any user's (the lock order `lock_firm` asks for).
+        lock_firm(session, system.id)
     # All or nothing: a refused demotion undoes the ones before it.
     with session.begin_nested():
         for user in changing:
