@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from tests.conftest import sign_in
 from tests.scim_support import make_token
-from webapp.models import ListView, Passkey, ScimToken
+from webapp.models import BrowserSession, ListView, Passkey, ScimToken
 
 PUBLIC, PENDING, SIGNED_IN, ADMIN = "public", "pending", "signed-in", "admin"
 # A JSON route of the code step: no password step in progress, a 409 the script shows.
@@ -21,7 +21,8 @@ OWN = "own"
 # The SCIM API: a bearer token only; a browser's cookie, even an admin's, gets 401.
 BEARER = "bearer"
 
-# endpoint: (rule, method, path); {user} and {view} are system A's objects.
+# endpoint: (rule, method, path); {user} and {view} are system A's objects
+# ({browser_session} is a session of "user"'s).
 RULES = {
     "static": (PUBLIC, "GET", "/static/css/app.css"),
     "health.healthz": (PUBLIC, "GET", "/healthz"),
@@ -92,6 +93,9 @@ RULES = {
     "scim.replace_group": (BEARER, "PUT", "/scim/v2/Groups/user"),
     "scim.patch_group": (BEARER, "PATCH", "/scim/v2/Groups/user"),
     "scim.delete_group": (BEARER, "DELETE", "/scim/v2/Groups/admin"),
+    "browser_sessions.sign_out_one": (OWN, "POST", "/profile/sessions/{browser_session}/sign-out"),
+    "browser_sessions.sign_out_others": (SIGNED_IN, "POST", "/profile/sessions/sign-out-others"),
+    "browser_sessions.sign_out_everywhere": (ADMIN, "POST", "/admin/users/{user}/sessions/sign-out"),
 }
 # Routes whose GET and POST differ get a second line for the other method.
 EXTRA = [
@@ -135,7 +139,8 @@ def firm(app, factory, session):
         )
         for number in (1, 2)
     ]
-    session.add_all([view, *passkeys])
+    browser_session = BrowserSession(user_id=users["user"].id, session_version=1)
+    session.add_all([view, *passkeys, browser_session])
     session.commit()
     secret = make_token(app, system_a)
     token = session.exec(select(ScimToken)).one()
@@ -145,6 +150,7 @@ def firm(app, factory, session):
         "passkey": passkeys[0].id,
         "token": token.id,
         "schema": "urn:ietf:params:scim:schemas:core:2.0:User",
+        "browser_session": browser_session.id,
     }
     return {"users": users, "objects": objects, "secret": secret}
 

@@ -78,6 +78,7 @@ def register_blueprints(app: Flask) -> None:
     from webapp.admin.scim import bp as scim_admin_bp
     from webapp.admin.sso import bp as sso_admin_bp
     from webapp.auth.routes import bp as auth_bp
+    from webapp.browser_sessions.routes import bp as browser_sessions_bp
     from webapp.health import bp as health_bp
     from webapp.limits.routes import bp as limits_bp
     from webapp.mfa.routes import bp as mfa_bp
@@ -100,13 +101,17 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(passwords_bp)
     app.register_blueprint(scim_bp)
     app.register_blueprint(scim_admin_bp)
+    app.register_blueprint(browser_sessions_bp)
 
 
 def register_template_filters(app: Flask) -> None:
     """Filters and globals the templates share: `firm_time` and `days_ago` (see
     `webapp.timefmt`); `is_fragment()`, true when htmx asked for part of a page
     (dialogs open as modals); `sign_in_lock(user)`, when a user's password lock
-    ends (Edit user)."""
+    ends (Edit user); `live_sessions(user)`, "Where you're signed in"."""
+    from webapp.auth.sessions import current_session_id
+    from webapp.browser_sessions.services import live_sessions
+    from webapp.extensions import db
     from webapp.htmx import wants_fragment
     from webapp.limits.account_lock import lock_of
     from webapp.models import utcnow
@@ -116,6 +121,12 @@ def register_template_filters(app: Flask) -> None:
     app.add_template_filter(days_ago_filter, "days_ago")
     app.add_template_global(wants_fragment, "is_fragment")
     app.add_template_global(lambda user: lock_of(user, utcnow()), "sign_in_lock")
+    app.add_template_global(
+        lambda user: live_sessions(
+            db.session, user, utcnow(), app.config, current_session_id()
+        ),
+        "live_sessions",
+    )
 
 
 def register_errorhandlers(app: Flask) -> None:

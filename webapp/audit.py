@@ -34,6 +34,9 @@ class Action(StrEnum):
     SIGNIN_UNLOCK_LINK_USED = "signin.unlock_link_used"
     SIGNIN_LOCK_CLEARED = "signin.lock_cleared"  # an admin's "Clear sign-in lock"
     SIGNOUT = "signout"
+    SESSION_SIGNED_OUT = "session.signed_out"  # one browser session, from "Where you're signed in"
+    SESSIONS_SIGNED_OUT_ELSEWHERE = "session.signed_out_elsewhere"  # "Sign out everywhere else"
+    SESSIONS_SIGNED_OUT_BY_ADMIN = "session.signed_out_by_admin"  # Edit user's "Sign out everywhere"
     PASSWORD_RESET_REQUESTED = "password.reset_requested"  # noqa: S105 (an action name)
     PASSWORD_RESET = "password.reset"  # noqa: S105 (set with a "Forgot your password?" link)
     PASSWORD_SET = "password.set"  # noqa: S105 (set with an invitation's link)

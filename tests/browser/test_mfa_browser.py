@@ -60,7 +60,7 @@ def test_enrol_sign_in_with_a_code_and_deactivate(page, factory, clock):
     page.get_by_role("button", name="Done").click()
     expect(dialog).to_have_count(0)
 
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("navigation", name="Global toolbar").get_by_role("button", name="Sign out").click()
     clock.advance(seconds=60)
     browser_sign_in(page, "zoe@example.com", PASSWORD)
     page.get_by_label("Verification code").fill(clock.code(secret))

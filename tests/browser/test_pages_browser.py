@@ -107,7 +107,7 @@ def test_my_profile_and_its_dialogs(site, site_page, clock):
     expect(page.get_by_role("list", name="Recovery codes")).to_be_visible()
     check_page(page, "recovery codes shown after setup")
 
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("navigation", name="Global toolbar").get_by_role("button", name="Sign out").click()
     sign_in_with_code(page, clock, people["jose"].email)
     check_page(page, "My Profile with MFA on")
     open_dialog(page, "Deactivate", "Deactivate multi-factor authentication")
@@ -141,12 +141,12 @@ def test_the_sign_in_prompts_and_forced_enrolment(site, site_page):
         mere.mfa_deadline = datetime.now(UTC) + timedelta(days=3)
         session.add(mere)
         session.commit()
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("navigation", name="Global toolbar").get_by_role("button", name="Sign out").click()
     browser_sign_in(page, mere.email)
     expect(page.get_by_role("link", name="Remind me later")).to_be_visible()
     check_page(page, "prompt before the enrolment deadline")
 
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("navigation", name="Global toolbar").get_by_role("button", name="Sign out").click()
     browser_sign_in(page, forced["zoe"].email)
     expect(page.get_by_text(f"{firm.name} requires multi-factor authentication")).to_be_visible()
     check_page(page, "forced enrolment")

@@ -91,7 +91,7 @@ def test_add_passkeys_remove_one_and_sign_in_with_password_and_passkey(
         expect(methods(page).first).to_contain_text("not used yet")
 
         # Password, then "Use a passkey" (no app: no code field).
-        page.get_by_role("button", name="Sign out").click()
+        page.get_by_role("navigation", name="Global toolbar").get_by_role("button", name="Sign out").click()
         browser_sign_in(page, "zoe@example.com", PASSWORD)
         expect(page.get_by_label("Verification code")).to_have_count(0)
         expect(page.get_by_role("link", name="Use a recovery code")).to_be_visible()

@@ -7,7 +7,7 @@ import re
 from playwright.sync_api import expect
 
 from tests import mfa_support
-from tests.browser.conftest import browser_sign_in, check_page
+from tests.browser.conftest import browser_page, browser_sign_in, check_page, wait_for_htmx
 from tests.mfa_support import enable_mfa
 
 clock = mfa_support.clock  # the fixture, under its own name
@@ -67,3 +67,29 @@ def test_forgot_password_then_the_code_then_change_it_on_my_profile(
         page.get_by_text("Your password was changed. You were signed out everywhere else.")
     ).to_be_visible()
     expect(page.get_by_role("dialog")).to_have_count(0)
+
+
+def test_signing_out_another_browser_from_where_youre_signed_in(
+    browser, live_server, page, factory
+):
+    """Two browsers of one user: the first signs the second out (htmx, in
+    place); the second is signed out at its next request."""
+    factory.user(email="zoe@example.com", name="Zoë Brown")
+    with browser_page(browser, live_server) as other:
+        browser_sign_in(other, "zoe@example.com")
+        expect(other.get_by_role("heading", name="My Profile")).to_be_visible()
+        browser_sign_in(page, "zoe@example.com")
+        wait_for_htmx(page)
+        sessions = page.get_by_role("list", name="Where you're signed in")
+        expect(sessions.get_by_role("listitem")).to_have_count(2)
+        expect(sessions.get_by_role("listitem").first).to_contain_text("This device")
+        check_page(page, "Where you're signed in")
+        sessions.get_by_role("listitem").nth(1).get_by_role("button", name="Sign out").click()
+        expect(page.get_by_text("Signed out that session.")).to_be_visible()
+        expect(sessions.get_by_role("listitem")).to_have_count(1)
+        expect(page.get_by_role("button", name="Sign out everywhere else")).to_have_count(0)
+
+        other.reload()
+        expect(other.get_by_role("heading", name="Sign in")).to_be_visible()
+        page.reload()
+        expect(page.get_by_role("heading", name="My Profile")).to_be_visible()

@@ -15,7 +15,7 @@ def test_sign_in_reaches_my_profile_and_sign_out_leaves(page, factory):
     page.get_by_role("link", name="Zoë Brown").click()
     expect(page).to_have_url(page.url)
     expect(page.get_by_text("Multi-factor authentication")).to_be_visible()
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("navigation", name="Global toolbar").get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     expect(page.get_by_text("You have signed out.")).to_be_visible()
 

@@ -15,8 +15,9 @@ class StepUpProof(SQLModel, table=True):
     """A fresh proof ("Confirm it's you") given in one browser session.
 
     The browser's session holds only a random token; the row stores its hash,
-    whose user it is and under which session version (sign-out and every
-    other end of the user's sessions move the version on, which ends it).
+    whose user it is, under which session version (sign-out and every
+    other end of the user's sessions move the version on, which ends it) and
+    in which browser session (signing that one out deletes it).
     """
 
     __tablename__ = "step_up_proofs"
@@ -25,6 +26,8 @@ class StepUpProof(SQLModel, table=True):
     token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
     user_id: int = Field(foreign_key="users.id", index=True)
     session_version: int
+    # The browser session it was given in: signing that one out ends it.
+    browser_session_id: int | None = Field(default=None, index=True)
     method: str = Field(max_length=20)  # which proof: "code", "password" …
     proved_at: datetime = Field(sa_column=utc_column(nullable=False))
     expires_at: datetime = Field(sa_column=utc_column(nullable=False, index=True))

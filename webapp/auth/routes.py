@@ -71,10 +71,12 @@ def finish_sign_in(
     Every way in ends here: the password (no MFA), the code step, and single
     sign-on (`webapp.sso.routes.sign_in_after_sso`).
     """
+    # The sign-in noted first: the user's row is written once, with the
+    # browser session's row (which start_session adds, and flushes for its id).
+    services.record_sign_in(db.session, user, method)
     sessions.start_session(user, method)
     if notice:
         flash(notice, "info")
-    services.record_sign_in(db.session, user, method)
     target = services.safe_next(next_target) or url_for("mfa.profile")
     if enforcement.requirement_for_current_user().prompts:
         return redirect(url_for("mfa.prompt", next=target))

@@ -6,31 +6,60 @@ MFA reset, deactivation) makes every copy of every cookie of theirs invalid.
 Idle timeout: the signed session cookie expires 30 minutes after the last
 request and Flask refuses an older one. Absolute timeout: 12 hours after the
 sign-in, whatever the activity.
+
+The session also names its row of `browser_sessions` ("Where you're signed
+in"), read with the user in one query: a row signed out on its own, or past a
+timeout, ends this browser's session alone.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Flask, current_app, g, session
+from flask import Flask, current_app, g, request, session
 from flask_login import LoginManager, current_user, login_user, logout_user
+from sqlmodel import select
 
+from webapp.browser_sessions import services as browser_sessions
 from webapp.extensions import db
-from webapp.models import SignInMethod, System, User, utcnow
+from webapp.models import BrowserSession, SignInMethod, System, User, utcnow
 
 SIGNED_IN_AT = "signed_in_at"
 SIGN_IN_METHOD = "sign_in_method"
+BROWSER_SESSION = "browser_session"  # this browser's row of browser_sessions
 
 
 def load_user(token: str) -> User | None:
-    """Flask-Login's loader: the user only while the session version still matches."""
+    """Flask-Login's loader: the user only while the session version still
+    matches and this browser's session row is live (one query)."""
     user_id, _, version = token.partition(":")
-    if not (user_id.isdigit() and version.isdigit()):
+    row_id = session.get(BROWSER_SESSION)
+    if not (user_id.isdigit() and version.isdigit() and isinstance(row_id, int)):
         return None
-    user = db.session.get(User, int(user_id))
-    if user is None or not user.active or user.session_version != int(version):
+    found = db.session.exec(
+        select(User, BrowserSession)
+        .join(BrowserSession, BrowserSession.user_id == User.id)
+        .where(User.id == int(user_id), BrowserSession.id == row_id)
+    ).first()
+    if found is None:
         return None
+    user, row = found
+    now = utcnow()
+    if (
+        not user.active
+        or user.session_version != int(version)
+        or not browser_sessions.is_live(row, user, now, current_app.config)
+    ):
+        return None
+    browser_sessions.touch(db.session, row, now)
+    g.browser_session = row
     return user
+
+
+def current_session_id() -> int | None:
+    """This browser's row of browser_sessions, when signed in."""
+    row = g.get("browser_session") if current_user.is_authenticated else None
+    return row.id if row is not None else None
 
 
 def current_system() -> System:
@@ -53,17 +82,28 @@ def init_login_manager(manager: LoginManager) -> None:
 
 def start_session(user: User, method: SignInMethod = SignInMethod.PASSWORD) -> None:
     """Sign `user` in on a fresh session (nothing from before survives)."""
+    now = utcnow()
     session.clear()
     session.permanent = True
-    session[SIGNED_IN_AT] = utcnow().timestamp()
+    session[SIGNED_IN_AT] = now.timestamp()
     session[SIGN_IN_METHOD] = method.value
+    session[BROWSER_SESSION] = browser_sessions.begin(
+        db.session,
+        user,
+        request.headers.get("User-Agent", ""),
+        request.remote_addr or "",
+        now,
+    )
     login_user(user, remember=False)
 
 
 def keep_this_session(user: User) -> None:
     """After the user's session version moved on (a password change here): this
     browser stays signed in, under the new version, with its sign-in time
-    (the absolute timeout still counts from it) and method; the others end."""
+    (the absolute timeout still counts from it), method and row; the others end."""
+    row = g.get("browser_session")
+    if row is not None:
+        browser_sessions.keep_version(db.session, row, user)
     login_user(user, remember=False)
 
 

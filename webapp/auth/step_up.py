@@ -43,7 +43,7 @@ from webapp.accounts import lock_firm
 from webapp.audit import Action
 from webapp.auth.models import StepUpProof
 from webapp.auth.services import password_is_right, safe_next
-from webapp.auth.sessions import current_system
+from webapp.auth.sessions import current_session_id, current_system
 from webapp.crypto import new_token, token_hash
 from webapp.dialogs import CLOSE_EVENT
 from webapp.extensions import db
@@ -150,6 +150,7 @@ def is_fresh(session: Session, user: User, now: datetime) -> bool:
             StepUpProof.token_hash == token_hash(token),
             StepUpProof.user_id == user.id,
             StepUpProof.session_version == user.session_version,
+            StepUpProof.browser_session_id == current_session_id(),
             StepUpProof.expires_at > now,
         )
     ).first()
@@ -167,6 +168,7 @@ def record_proof(session: Session, user: User, method: str, now: datetime) -> No
             token_hash=token_hash(token),
             user_id=user.id,
             session_version=user.session_version,
+            browser_session_id=current_session_id(),
             method=method,
             proved_at=now,
             expires_at=now + current_app.config["STEP_UP_TTL"],

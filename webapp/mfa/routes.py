@@ -5,10 +5,10 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, get_template_attribute, redirect, request, url_for
-from flask_login import current_user, login_required, login_user
+from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 
-from webapp.auth import step_up
+from webapp.auth import sessions, step_up
 from webapp.auth.services import safe_next
 from webapp.auth.sessions import current_system
 from webapp.dialogs import close_dialog, render_dialog
@@ -199,7 +199,7 @@ def deactivate():
         result = services.deactivate(db.session, me(), form.code.data, utcnow())
         if result.accepted:
             # Every session ended with MFA; this one carries on under the new version.
-            login_user(me())
+            sessions.keep_this_session(me())
             if wants_fragment():
                 mfa_row = get_template_attribute("mfa/_macros.html", "mfa_row")
                 return close_dialog(DEACTIVATED, parts=(mfa_row(me(), oob=True),))
