@@ -19,7 +19,7 @@ from sqlmodel import Field, SQLModel
 from webapp import user_search
 from webapp.adoption.models import AdoptionSnapshot, SnapshotSource
 from webapp.auth.models import StepUpProof
-from webapp.browser_sessions.models import BrowserSession
+from webapp.browser_sessions.models import BrowserSession, SignInOrigin
 from webapp.expiry import expires
 from webapp.limits.models import FailureCount, SignInUnlock
 from webapp.model_base import UTCDateTime, utc_column, utcnow
@@ -40,6 +40,7 @@ from webapp.sso.models import (
 # here. The tables that grow with time are in webapp.records.
 __all__ = [
     "BrowserSession",
+    "SignInOrigin",
     "FINISHED_EMAIL",
     "AuditEvent",
     "Ceremony",

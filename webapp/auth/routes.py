@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from webapp.auth import pending, services, sessions
 from webapp.auth.forms import RecoveryForm, SignInForm, VerifyForm
+from webapp.browser_sessions import origins
 from webapp.extensions import db
 from webapp.htmx import render_page
 from webapp.limits import account_lock
@@ -71,10 +72,20 @@ def finish_sign_in(
     Every way in ends here: the password (no MFA), the code step, and single
     sign-on (`webapp.sso.routes.sign_in_after_sso`).
     """
+    first_sign_in = user.last_sign_in_at is None  # before this one is noted
     # The sign-in noted first: the user's row is written once, with the
     # browser session's row (which start_session adds, and flushes for its id).
     services.record_sign_in(db.session, user, method)
     sessions.start_session(user, method)
+    # After that flush, so it does not split the user's row into two writes.
+    origins.note_sign_in(
+        db.session,
+        user,
+        request.headers.get("User-Agent", ""),
+        request.remote_addr or "",
+        utcnow(),
+        first=first_sign_in,
+    )
     if notice:
         flash(notice, "info")
     target = services.safe_next(next_target) or url_for("mfa.profile")

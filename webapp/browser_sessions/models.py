@@ -49,3 +49,23 @@ class BrowserSession(SQLModel, table=True):
         default_factory=utcnow, sa_column=utc_column(nullable=False, index=True)
     )
     ended_at: datetime | None = Field(default=None, sa_column=utc_column())
+
+
+# A browser and address pair unseen this long is new again (README, "Sessions").
+ORIGIN_MEMORY = timedelta(days=90)
+
+
+@expires("sign-in origins", lambda row, now, settings: row.last_seen_at <= now - ORIGIN_MEMORY)
+class SignInOrigin(SQLModel, table=True):
+    """A browser (family and OS) and address pair a user signed in from: a
+    sign-in from a pair not here is new, and emailed about."""
+
+    __tablename__ = "sign_in_origins"
+    # The one lookup of a sign-in, and what makes two racing inserts one.
+    __table_args__ = (sa.UniqueConstraint("user_id", "origin_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id")
+    # sha256 of "browser on OS" and the address: no raw address kept here.
+    origin_key: str = Field(max_length=64)
+    last_seen_at: datetime = Field(sa_column=utc_column(nullable=False, index=True))
