@@ -4,12 +4,17 @@ per new pair, again once the pair is forgotten (and purged)."""
 
 from __future__ import annotations
 
+import threading
+
+from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
 from tests.conftest import sign_in
 from tests.passwords.conftest import emails
 from tests.test_browser_sessions import CHROME_WINDOWS, FIREFOX_MAC, browser
-from webapp.models import SignInOrigin
+from webapp.browser_sessions import origins
+from webapp.extensions import db
+from webapp.models import SignInOrigin, User
 from webapp.tasks import run_retention
 
 
@@ -68,3 +73,35 @@ def test_a_pair_unseen_for_90_days_is_new_again_and_purged(app, factory, clock, 
     assert session.exec(select(SignInOrigin)).all() == []
     signs_in(app, FIREFOX_MAC, "198.51.100.20")
     assert len(notices(session)) == 3
+
+
+def test_two_sign_ins_from_one_new_pair_at_once_email_once(app, factory, clock, session):
+    factory.user(email="ann@example.com", name="Ann Lee")
+    signs_in(app, CHROME_WINDOWS, "203.0.113.7")
+    barrier = threading.Barrier(2)
+    results = []
+
+    def sign_in_at_once() -> None:
+        with app.test_request_context():
+            own = db.session  # this thread's own
+            user = own.exec(select(User).where(User.email == "ann@example.com")).one()
+            barrier.wait()
+            try:
+                origins.note_sign_in(
+                    own, user, FIREFOX_MAC, "198.51.100.20", clock.now, first=False
+                )
+                own.commit()
+                results.append(True)
+            except OperationalError:  # SQLite refuses the later writer outright
+                own.rollback()
+                results.append(False)
+
+    threads = [threading.Thread(target=sign_in_at_once) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert True in results
+    assert len(notices(session)) == 1
+    session.expire_all()
+    assert len(session.exec(select(SignInOrigin)).all()) == 2
