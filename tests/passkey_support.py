@@ -169,3 +169,12 @@ def post_assertion(client, assertion: str, **kw):
     return client.post_form(
         "/sign-in/passkey", {"credential": assertion}, token_from="/sign-in/verify", **kw
     )
+
+
+def sign_in_with_passkey(client, authenticator: SoftAuthenticator, next_target: str = "", **kw):
+    """The sign-in page's "Sign in with a passkey": no email, no password."""
+    challenge = options(client, "/sign-in/with-passkey/options", "/sign-in")
+    path = "/sign-in/with-passkey" + (f"?next={next_target}" if next_target else "")
+    return client.post_form(
+        path, {"credential": authenticator.get(challenge, **kw)}, token_from="/sign-in"
+    )

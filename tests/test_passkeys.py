@@ -33,7 +33,8 @@ from webapp.models import (
     User,
     utcnow,
 )
-from webapp.passkeys import challenges, services
+from webapp.passkeys import challenges
+from webapp.passkeys import sign_in as passkey_sign_in
 from webapp.tasks import run_retention
 
 clock = mfa_support.clock  # the fixture, under its own name
@@ -214,7 +215,9 @@ def test_one_assertion_in_two_simultaneous_requests_succeeds_once(app, client, a
             browser_session[challenges.TOKEN_KEY] = token
             user = own.get(User, ann.id)
             barrier.wait()
-            results.append(services.check_second_step(own, user, assertion, utcnow()).outcome)
+            results.append(
+                passkey_sign_in.check_second_step(own, user, assertion, utcnow()).outcome
+            )
             own.commit()
 
     threads = [threading.Thread(target=attempt) for _ in range(2)]

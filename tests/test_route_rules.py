@@ -61,6 +61,8 @@ RULES = {
     "admin.audit_csv": (ADMIN, "GET", "/admin/audit.csv"),
     "auth.passkey_options": (PENDING_JSON, "POST", "/sign-in/passkey/options"),
     "auth.passkey_step": (PENDING, "POST", "/sign-in/passkey"),
+    "auth.passwordless_options": (PUBLIC, "POST", "/sign-in/with-passkey/options"),
+    "auth.passwordless": (PUBLIC, "POST", "/sign-in/with-passkey"),
     "passkeys.registration_options": (SIGNED_IN, "POST", "/profile/passkeys/options"),
     "passkeys.add": (SIGNED_IN, "POST", "/profile/passkeys"),
     "passkeys.rename": (OWN, "GET", "/profile/passkeys/{passkey}/rename"),

@@ -45,6 +45,7 @@ class Action(StrEnum):
     SYSTEM_UPDATED = "system.updated"
     HEADS_UP_RULE_CHANGED = "heads_up.rule_changed"
     SSO_SIGN_IN = "auth.sso_sign_in"
+    PASSKEY_SIGN_IN = "auth.passkey_sign_in"  # passwordless: the passkey was both factors
     SSO_FAILED = "auth.sso_failed"
     SSO_USER_CREATED = "auth.sso_user_created"
     SSO_SETTINGS_CHANGED = "sso.settings_changed"

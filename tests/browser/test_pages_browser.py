@@ -61,7 +61,7 @@ def test_signed_out_pages(browser, site):
     with browser_page(browser, site.url, allowed=(404, 422)) as page:
         page.goto("/sign-in")
         check_page(page, "sign-in")
-        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("button", name="Sign in", exact=True).click()
         expect(page.get_by_text("Enter your email.")).to_be_visible()
         check_page(page, "sign-in with errors")
         page.goto("/no-such-page")

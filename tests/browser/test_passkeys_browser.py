@@ -40,7 +40,7 @@ def methods(page):
     return page.get_by_role("list", name="Your sign-in methods").get_by_role("listitem")
 
 
-def test_add_passkeys_remove_one_and_sign_in_with_password_and_passkey(
+def test_add_passkeys_remove_one_sign_in_with_password_and_passkey_then_passkey_alone(
     browser, localhost_server, factory
 ):
     factory.user(email="zoe@example.com", name="Zoë Brown")
@@ -100,3 +100,11 @@ def test_add_passkeys_remove_one_and_sign_in_with_password_and_passkey(
         page.get_by_role("button", name="Use a passkey").click()
         expect(page.get_by_role("heading", name="My Profile")).to_be_visible()
         expect(methods(page).first).to_contain_text("last used")
+
+        # Passwordless: the discoverable passkey, with user verification, is the whole sign-in.
+        toolbar = page.get_by_role("navigation", name="Global toolbar")
+        toolbar.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_role("button", name="Sign in with a passkey")).to_be_visible()
+        check_page(page, "Sign in with a passkey", widths=(1280, 320))
+        page.get_by_role("button", name="Sign in with a passkey").click()
+        expect(page.get_by_role("heading", name="My Profile")).to_be_visible()

@@ -31,6 +31,7 @@ ACTION_LABELS: dict[str, str] = {
     Action.PASSKEY_RENAMED: "Passkey renamed",
     Action.PASSKEY_REMOVED: "Passkey removed",
     Action.PASSKEY_USED: "Passkey used",
+    Action.PASSKEY_SIGN_IN: "Signed in with a passkey",
     Action.PASSKEY_COUNTER_REGRESSED: "Passkey refused: possible copy",
     Action.SIGNIN_FAILED: "Sign-in refused",
     Action.SIGNIN_MFA_FAILED: "Wrong code",
@@ -67,6 +68,13 @@ CODE_STEPS = {
     "deactivate": "Deactivate",
     "recovery_codes": "New recovery codes",
     "step_up": "Confirm it's you",
+}
+# The passkey's two ways in (webapp.passkeys.sign_in): second step, passwordless.
+PASSKEY_STEPS = ("sign_in_passkey", "sign_in_passwordless")
+REASONS = {
+    "password": "wrong password",
+    "inactive": "the account is turned off",
+    "sso_only": "single sign-on only",
 }
 LABELS_BY_STEP = {
     Action.SIGNIN_MFA_FAILED: "{step} code wrong",
@@ -107,7 +115,7 @@ def action_label(action: str) -> str:
 
 def event_label(action: str, details: dict) -> str:
     """The label of one event: the action, named by its step where it has one."""
-    if action == Action.SIGNIN_MFA_FAILED and details.get("where") == "sign_in_passkey":
+    if action == Action.SIGNIN_MFA_FAILED and details.get("where") in PASSKEY_STEPS:
         return "Passkey refused at sign-in"
     step = CODE_STEPS.get(details.get("where", ""))
     if action in LABELS_BY_STEP and step:
@@ -154,9 +162,8 @@ def event_details(details: dict, timezone: str) -> list[str]:
         "step": lambda value: [],  # a TOTP time-step number: nothing a person reads
         "changes": _changes,
         "scim_token": lambda value: [f"token “{value}”"],
-        "reason": lambda value: [
-            "wrong password" if value == "password" else "the account is turned off"
-        ],
+        "reason": lambda value: [REASONS.get(value, value)],
+        "way": lambda value: [f"with a {value}"],
         "failures_in_a_row": lambda value: [f"{_plural(value, 'wrong code')} in a row"],
         "passkey": lambda value: [f"passkey “{value}”"],
         "old_name": lambda value: [f"was “{value}”"],
@@ -172,7 +179,9 @@ def event_details(details: dict, timezone: str) -> list[str]:
         "required": lambda value: [
             "required for all users" if value else "no longer required for all users"
         ],
-        "grace_days": lambda value: [] if value is None else [f"grace period {_plural(value, 'day')}"],
+        "grace_days": lambda value: (
+            [] if value is None else [f"grace period {_plural(value, 'day')}"]
+        ),
         "users_with_deadline": lambda value: [f"{_plural(value, 'user')} given a deadline"],
         "users": lambda value: [f"{_plural(value, 'user')} emailed"],
         "method": lambda value: [PROOF_WORDS.get(value, f"with {value}")],

@@ -1,4 +1,5 @@
-"""Sign-in (password, then the code step) and sign-out. Thin: logic is in services."""
+"""Sign-in (password, then the code step; or a passkey alone) and sign-out.
+Thin: logic is in services."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from webapp.mfa import enforcement, throttle, totp
 from webapp.mfa import services as mfa
 from webapp.models import SignInMethod, System, User, utcnow
 from webapp.passkeys import services as passkeys
+from webapp.passkeys import sign_in as passkey_sign_in
 from webapp.passkeys.forms import CeremonyForm
 from webapp.sso.policy import policy_for
 
@@ -25,6 +27,9 @@ SIGN_IN_FAILED = "The email or password is incorrect."
 SIGN_IN_EXPIRED = "Your sign-in expired. Please sign in again."
 RECOVERY_WRONG = "That recovery code is not right or was already used."
 PASSKEY_REFUSED = "That passkey was not accepted. Try again, or use another way to sign in."
+PASSWORDLESS_REFUSED = (
+    "That passkey was not accepted. Try again, or sign in with your email and password."
+)
 # Shown only after the right password, so it tells nothing to someone guessing.
 SSO_ONLY = (
     "Your firm signs in with single sign-on only. "
@@ -122,7 +127,7 @@ def passkey_options():
     step = pending.pending_step(db.session, now)
     if step is None:
         return jsonify(error=SIGN_IN_EXPIRED), 409
-    return jsonify(passkeys.second_step_options(db.session, step.user, now))
+    return jsonify(passkey_sign_in.second_step_options(db.session, step.user, now))
 
 
 @bp.route("/sign-in/passkey", methods=["POST"])
@@ -137,7 +142,7 @@ def passkey_step():
         return redirect(url_for("auth.sign_in"))
     form = CeremonyForm()
     if form.validate_on_submit():
-        result = passkeys.check_second_step(db.session, step.user, form.credential.data, now)
+        result = passkey_sign_in.check_second_step(db.session, step.user, form.credential.data, now)
         signed_in = finish_step(step, result, now)
         if signed_in is not None:
             return signed_in
@@ -146,6 +151,43 @@ def passkey_step():
             flash(PASSKEY_REFUSED, "error")
     # Back to the code step, which shows the message (or the lock).
     return redirect(url_for("auth.verify"), 303)
+
+
+@bp.route("/sign-in/with-passkey/options", methods=["POST"])
+@limit_address("password")
+def passwordless_options():
+    """ "Sign in with a passkey": the ceremony's options, as JSON (a challenge
+    for this browser; no user until the passkey answers). No per-user count
+    (there is no user yet) and none per address (an office shares one): an
+    address locked by failed sign-ins gets none."""
+    return jsonify(passkey_sign_in.passwordless_options(db.session, utcnow()))
+
+
+@bp.route("/sign-in/with-passkey", methods=["POST"])
+@limit_address("password")
+def passwordless():
+    """A passkey as the whole sign-in (no password, no code): on a fresh
+    session, as every way in; refused where the firm allows single sign-on only
+    (but for its break-glass admins), as the password is."""
+    now = utcnow()
+    next_target = services.safe_next(request.args.get("next"))
+    form = CeremonyForm()
+    message = PASSWORDLESS_REFUSED
+    if form.validate_on_submit():
+        result = passkey_sign_in.check_passwordless(db.session, form.credential.data, now)
+        user = result.user
+        if result.check.accepted:
+            if policy_for(db.session, user.system_id).allows_password(user):
+                return finish_sign_in(user, next_target, method=SignInMethod.PASSKEY)
+            services.record_refusal(db.session, user, reason="sso_only")
+            message = SSO_ONLY
+        elif result.check.outcome is mfa.Outcome.LOCKED:
+            timezone = db.session.get(System, user.system_id).timezone
+            message = mfa.locked_message(result.check.locked_until, timezone, now)
+    if message is PASSWORDLESS_REFUSED:
+        note_failure()  # counts against the address, as a wrong password does
+    flash(message, "error")
+    return redirect(url_for("auth.sign_in", next=next_target), 303)
 
 
 def finish_step(step: pending.PendingStep, result: mfa.CodeCheck, now: datetime):

@@ -63,6 +63,8 @@ def record_sign_in(
     session.add(user)
     if method is SignInMethod.PASSWORD:
         audit.record(session, Action.SIGNIN_SUCCEEDED, actor=user, subject=user)
+    elif method is SignInMethod.PASSKEY:
+        audit.record(session, Action.PASSKEY_SIGN_IN, actor=user, subject=user)
     else:
         provider_mfa = method is SignInMethod.SSO_MFA
         audit.record(

@@ -8,7 +8,9 @@
   sign-in prompts, explaining the tax authorities' advice.
 
 A session started through the firm's single sign-on may count instead of
-MFA, as the firm's sign-in requirement says (`webapp.sso.policy`).
+MFA, as the firm's sign-in requirement says (`webapp.sso.policy`); one
+started with "Sign in with a passkey" always counts (user verification
+required: both factors, phishing-resistant).
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ from flask_login import current_user
 
 from webapp.auth.sessions import current_system, sign_in_method
 from webapp.extensions import db
-from webapp.models import SSO_METHODS, System, User, utcnow
+from webapp.models import SSO_METHODS, SignInMethod, System, User, utcnow
 from webapp.sso.policy import NO_COVERAGE, Coverage, policy_for
+
+# What a passwordless passkey sign-in proved: MFA, for the firm's rule and for NZ/AU.
+PASSKEY_COVERAGE = Coverage(requirement=True, compliance=True)
 
 
 class Requirement(StrEnum):
@@ -73,6 +78,8 @@ def requirement_for_current_user(now: datetime | None = None) -> Requirement:
     covered = NO_COVERAGE
     if method in SSO_METHODS:
         covered = policy_for(db.session, system.id).coverage(method)
+    elif method == SignInMethod.PASSKEY.value:
+        covered = PASSKEY_COVERAGE
     return mfa_requirement(current_user, system, now or utcnow(), covered)
 
 

@@ -114,12 +114,22 @@ def verify_registration(response: str, challenge: bytes) -> NewCredential:
     )
 
 
-def asserted_credential_id(response: str) -> bytes | None:
-    """Which credential an assertion claims to be from (unverified), if it parses."""
+@dataclass(frozen=True)
+class Claim:
+    """Who an assertion says it is from (unverified): its credential id, and
+    the WebAuthn user.id the authenticator keeps with it (if it sent one)."""
+
+    credential_id: bytes
+    user_handle: bytes | None
+
+
+def asserted_claim(response: str) -> Claim | None:
+    """What an assertion claims, if it parses."""
     try:
-        return parse_authentication_credential_json(response).raw_id
+        parsed = parse_authentication_credential_json(response)
     except REFUSED:
         return None
+    return Claim(parsed.raw_id, parsed.response.user_handle)
 
 
 @dataclass(frozen=True)

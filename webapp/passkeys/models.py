@@ -44,6 +44,7 @@ class Ceremony(StrEnum):
 
     REGISTER = "register"
     SECOND_STEP = "second_step"
+    PASSWORDLESS = "passwordless"  # "Sign in with a passkey": no user until it answers
 
 
 @expires("passkey challenges", lambda row, now, _: row.expires_at <= now)

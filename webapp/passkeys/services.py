@@ -1,6 +1,6 @@
-"""A user's passkeys: adding one (the first turns MFA on), renaming, removing,
-and the second sign-in step with one (counted by the same wrong-attempt
-throttle as codes). Services never commit: the request does.
+"""A user's passkeys: adding one (the first turns MFA on), renaming and
+removing (signing in with one: `webapp.passkeys.sign_in`). Services never
+commit: the request does.
 """
 
 from __future__ import annotations
@@ -15,21 +15,10 @@ from sqlmodel import Session, func, select
 
 from webapp import audit
 from webapp.audit import Action
-from webapp.mfa import throttle
-from webapp.mfa.services import (
-    CodeCheck,
-    Outcome,
-    credential_of,
-    failed_check,
-    locked_check,
-    record_own_change,
-    turn_on,
-)
+from webapp.mfa.services import credential_of, record_own_change, turn_on
 from webapp.models import Ceremony, Passkey, System, User
 from webapp.passkeys import ceremony, challenges, names
 
-# The wrong-attempt throttle's and the audit log's name for this step.
-SIGN_IN_STEP = "sign_in_passkey"
 EXPIRED = "This passkey request expired or was already used. Try again."
 NOT_ADDED = "The passkey could not be added. Try again."
 ALREADY_ADDED = "That passkey is already added to an account."
@@ -188,74 +177,3 @@ def remove(session: Session, user: User, passkey: Passkey, now: datetime) -> Non
         now,
         passkey=passkey.name,
     )
-
-
-# --- the second sign-in step ----------------------------------------------------
-
-
-def second_step_options(session: Session, user: User, now: datetime) -> dict:
-    """Options for "Use a passkey": one of the pending user's passkeys, user
-    verification preferred (the password was the first factor)."""
-    challenge = challenges.issue(session, Ceremony.SECOND_STEP, user, now)
-    return ceremony.authentication_options(
-        challenge=challenge,
-        allow=[passkey.credential_id for passkey in passkeys_of(session, user)],
-        user_verification="preferred",
-    )
-
-
-def check_second_step(session: Session, user: User, response: str, now: datetime) -> CodeCheck:
-    """Accept an assertion as the pending user's second factor, as a code is:
-    counted first by the throttle; this browser's challenge, used once; one
-    of this user's passkeys; its signature; a counter that moved on.
-    """
-    if not throttle.take_attempt(session, user, now):
-        return locked_check(user, now)
-    row = challenges.claim(session, Ceremony.SECOND_STEP, now)
-    credential_id = ceremony.asserted_credential_id(response)
-    passkey = None
-    if credential_id is not None:
-        passkey = session.exec(
-            select(Passkey).where(
-                Passkey.credential_id == credential_id, Passkey.user_id == user.id
-            )
-        ).first()
-    if row is None or row.user_id != user.id or passkey is None:
-        return failed_check(session, user, now, where=SIGN_IN_STEP)
-    try:
-        assertion = ceremony.verify_assertion(
-            response, row.challenge, passkey.public_key, require_user_verification=False
-        )
-    except ceremony.CeremonyError:
-        return failed_check(session, user, now, where=SIGN_IN_STEP)
-    if not advance_counter(session, passkey, assertion.sign_count, now):
-        audit.record(
-            session,
-            Action.PASSKEY_COUNTER_REGRESSED,
-            actor=user,
-            subject=user,
-            passkey=passkey.name,
-            stored_count=passkey.sign_count,
-            sign_count=assertion.sign_count,
-        )
-        return failed_check(session, user, now, where=SIGN_IN_STEP)
-    throttle.clear(user)
-    audit.record(session, Action.PASSKEY_USED, actor=user, subject=user, passkey=passkey.name)
-    return CodeCheck(Outcome.ACCEPTED)
-
-
-def advance_counter(session: Session, passkey: Passkey, sign_count: int, now: datetime) -> bool:
-    """Record a use. An authenticator that keeps a counter must show a higher
-    one each time: one at or below the highest seen means a copy of the key
-    signed (W3C WebAuthn §6.1.1), and is refused. A conditional UPDATE, so two
-    assertions with the same counter cannot both pass.
-    """
-    table = Passkey.__table__
-    # An authenticator that keeps no counter always sends 0.
-    moved_on = table.c.sign_count < sign_count if sign_count else table.c.sign_count == 0
-    updated = session.execute(
-        sa.update(table)
-        .where(table.c.id == passkey.id, moved_on)
-        .values(sign_count=sign_count, last_used_at=now)
-    ).rowcount
-    return updated == 1

@@ -19,6 +19,7 @@ class SignInMethod(StrEnum):
     PASSWORD = "password"  # noqa: S105 (a method's name)
     SSO = "sso"  # through the firm's OpenID provider
     SSO_MFA = "sso_mfa"  # through the provider, whose ID token's `amr` holds "mfa"
+    PASSKEY = "passkey"  # "Sign in with a passkey": no password, both factors at once
 
 
 SSO_METHODS = (SignInMethod.SSO.value, SignInMethod.SSO_MFA.value)

@@ -22,7 +22,7 @@ from webapp.accounts import FieldError
 from webapp.audit import Action
 from webapp.crypto import encrypt_secret
 from webapp.models import (
-    SignInMethod,
+    SSO_METHODS,
     SignInRequirement,
     SsoConfig,
     SsoDomain,
@@ -220,10 +220,10 @@ def save_requirement(
     break_glass = sorted(set(settings.break_glass_ids))
     if requirement == SignInRequirement.SSO_ONLY.value:
         _check_break_glass(session, config.system_id, break_glass)
-        if admin.id not in break_glass and admin_method == SignInMethod.PASSWORD.value:
+        if admin.id not in break_glass and admin_method not in SSO_METHODS:
             raise FieldError(
                 "requirement",
-                "You signed in with a password: add yourself to the break-glass admins, or "
+                "You signed in without single sign-on: add yourself to the break-glass admins, or "
                 "sign in with single sign-on, before choosing “SSO only”.",
             )
     before = {
