@@ -59,6 +59,7 @@ def seed(users: int, admins: int, without_mfa: int, password: str) -> dict:
                 secret = pyotp.random_base32(32)
                 user.mfa_enabled = True
                 user.mfa_enabled_at = now
+                user.mfa_app = True
             session.add(user)
             session.flush()
             if secret:

@@ -34,7 +34,7 @@ def add_users(
             display_name=name,
             password_hash="not-a-hash",
             mfa_enabled=mfa,
-            **fields,
+            **{"mfa_app": mfa, **fields},  # MFA here is the app unless told otherwise
         )
         user.refresh_search_key()
         session.add(user)

@@ -70,7 +70,7 @@ def enable_mfa(app, session, user, secret: str = SECRET, last_used_step: int = 0
             )
         )
     row = session.get(User, user.id)
-    row.mfa_enabled, row.mfa_enabled_at = True, now
+    row.mfa_enabled, row.mfa_enabled_at, row.mfa_app = True, now, True
     session.add(row)
     session.commit()
 

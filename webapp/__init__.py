@@ -106,9 +106,11 @@ def register_blueprints(app: Flask) -> None:
 
 def register_template_filters(app: Flask) -> None:
     """Filters and globals the templates share: `firm_time` and `days_ago` (see
-    `webapp.timefmt`); `is_fragment()`, true when htmx asked for part of a page
-    (dialogs open as modals); `sign_in_lock(user)`, when a user's password lock
-    ends (Edit user); `live_sessions(user)`, "Where you're signed in"."""
+    `webapp.timefmt`); `mfa_methods` ("App, Passkey ×2"); `is_fragment()`, true
+    when htmx asked for part of a page (dialogs open as modals); `sign_in_lock(user)`,
+    when a user's password lock ends (Edit user); `live_sessions(user)`, "Where
+    you're signed in"."""
+    from webapp.admin.user_list import mfa_methods
     from webapp.auth.sessions import current_session_id
     from webapp.browser_sessions.services import live_sessions
     from webapp.extensions import db
@@ -119,6 +121,7 @@ def register_template_filters(app: Flask) -> None:
 
     app.add_template_filter(firm_time_filter, "firm_time")
     app.add_template_filter(days_ago_filter, "days_ago")
+    app.add_template_filter(mfa_methods, "mfa_methods")
     app.add_template_global(wants_fragment, "is_fragment")
     app.add_template_global(lambda user: lock_of(user, utcnow()), "sign_in_lock")
     app.add_template_global(

@@ -18,7 +18,6 @@ SQLModel.metadata.naming_convention = {
 }
 
 
-
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
@@ -49,3 +48,10 @@ class UTCDateTime(TypeDecorator):
 def utc_column(*, nullable: bool = True, index: bool = False, default=None) -> sa.Column:
     """A UTCDateTime column (a new Column each call, as SQLModel needs)."""
     return sa.Column(UTCDateTime(), nullable=nullable, index=index, default=default)
+
+
+def partial_index(name: str, columns: tuple[str, ...], where: str, sqlite: str = "") -> sa.Index:
+    """An index of the rows matching `where` (SQLite spells a true boolean `= 1`)."""
+    return sa.Index(
+        name, *columns, postgresql_where=sa.text(where), sqlite_where=sa.text(sqlite or where)
+    )

@@ -22,7 +22,7 @@ from webapp.auth.models import StepUpProof
 from webapp.browser_sessions.models import BrowserSession, SignInOrigin
 from webapp.expiry import expires
 from webapp.limits.models import FailureCount, SignInUnlock
-from webapp.model_base import UTCDateTime, utc_column, utcnow
+from webapp.model_base import UTCDateTime, partial_index, utc_column, utcnow
 from webapp.passkeys.models import Ceremony, Passkey, PasskeyChallenge
 from webapp.passwords.models import PasswordToken
 from webapp.records import FINISHED_EMAIL, AuditEvent, EmailStatus, OutboundEmail
@@ -173,6 +173,9 @@ class User(UserMixin, SQLModel, table=True):
         sa.Index("ix_users_system_locked", "system_id", "mfa_locked_until"),
         # SCIM's `externalId eq` filter (README, "Provisioning (SCIM)").
         sa.Index("ix_users_system_external_id", "system_id", "external_id"),
+        # The adoption panel's per-method counts: small partial indexes.
+        partial_index("ix_users_system_app", ("system_id", "active"), "mfa_app", "mfa_app = 1"),
+        partial_index("ix_users_system_passkey", ("system_id", "active"), "passkey_count > 0"),
         # Substring search: a trigram GIN index on PostgreSQL (on SQLite, an FTS5
         # table outside this metadata: webapp/user_search.py).
         sa.Index(
@@ -202,6 +205,9 @@ class User(UserMixin, SQLModel, table=True):
     # Denormalised from TotpCredential so list filters and jobs need no join.
     mfa_enabled: bool = Field(default=False)
     mfa_enabled_at: datetime | None = Field(default=None, sa_column=utc_column())
+    # Methods, denormalised likewise (MFA column, adoption): the app confirmed; passkeys.
+    mfa_app: bool = Field(default=False)
+    passkey_count: int = Field(default=0)
     # Enforcement with a grace period: the date by which this user must enrol.
     mfa_deadline: datetime | None = Field(default=None, sa_column=utc_column())
     # Wrong-code throttle (README, "Throttle"): kept in the DB, never in the session.

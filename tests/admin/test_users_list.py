@@ -166,8 +166,6 @@ def test_names_are_escaped_in_the_list(admin_client, factory, firm):
     assert "<script>alert(1)" not in body and "&lt;script&gt;alert(1)" in body
 
 
-
-
 # --- CSV -----------------------------------------------------------------------
 
 
@@ -179,15 +177,15 @@ def test_csv_is_the_filtered_list_with_formula_cells_neutralised(admin_client, f
         assert response.mimetype == "text/csv"
         assert "attachment" in response.headers["Content-Disposition"]
         rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
-    assert rows[0] == ["Name", "Email", "Role", "Active", "MFA", "MFA deadline", "Last sign-in"]
+    assert rows[0] == (
+        ["Name", "Email", "Role", "Active", "MFA", "MFA methods", "MFA deadline", "Last sign-in"]
+    )
     assert [row[:2] for row in rows[1:]] == [
         ['\'=HYPERLINK("http://x","Zoe")', "eve@harbour.example"],
         ["'+zoe sum", "plus@harbour.example"],
         ["Zoë Brown", "zoe@harbour.example"],
     ]
     assert rows[3][2:6] == ["user", "yes", "no", ""]
-
-
 
 
 def test_every_sort_and_filter_value_has_its_label():

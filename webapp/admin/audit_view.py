@@ -164,6 +164,8 @@ def event_details(details: dict, timezone: str) -> list[str]:
         "scim_token": lambda value: [f"token “{value}”"],
         "reason": lambda value: [REASONS.get(value, value)],
         "way": lambda value: [f"with a {value}"],
+        "had_app": lambda value: ["the app removed"] if value else [],
+        "had_passkeys": lambda value: [f"{_plural(value, 'passkey')} removed"] if value else [],
         "failures_in_a_row": lambda value: [f"{_plural(value, 'wrong code')} in a row"],
         "passkey": lambda value: [f"passkey “{value}”"],
         "old_name": lambda value: [f"was “{value}”"],

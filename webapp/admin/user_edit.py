@@ -134,7 +134,7 @@ def update_user(
 def reset_mfa(session: Session, *, admin: User, user: User, now: datetime) -> None:
     """Turn `user`'s MFA off for them (the billing terms accepted), audit it, and
     queue the email telling them to set it up again."""
-    remove_mfa(session, user)
+    removed = remove_mfa(session, user)
     system = session.get(System, user.system_id)
     user.mfa_deadline = enrolment_deadline(system, now)
     session.add(user)
@@ -145,6 +145,7 @@ def reset_mfa(session: Session, *, admin: User, user: User, now: datetime) -> No
         subject=user,
         billing_acknowledged=True,
         admin_email=admin.email,
+        **removed,
     )
     queue_email(
         session,

@@ -156,6 +156,8 @@ LIST_COLUMNS = (
     User.role,
     User.active,
     User.mfa_enabled,
+    User.mfa_app,
+    User.passkey_count,
     User.mfa_deadline,
     User.last_sign_in_at,
     User.last_sign_in_method,
@@ -306,7 +308,25 @@ def _rows_of(page_ids: sa.Subquery) -> sa.Select:
     return select(*LIST_COLUMNS).join(page_ids, page_ids.c.id == User.id)
 
 
-CSV_HEADER = ("Name", "Email", "Role", "Active", "MFA", "MFA deadline", "Last sign-in")
+def mfa_methods(row) -> str:
+    """A user's (or a list row's) MFA methods in words: "App", "Passkey ×2",
+    "App, Passkey" (the MFA column's ✓ and the CSV; "" for none)."""
+    methods = ["App"] if row.mfa_app else []
+    if row.passkey_count:
+        methods.append("Passkey" + (f" ×{row.passkey_count}" if row.passkey_count > 1 else ""))
+    return ", ".join(methods)
+
+
+CSV_HEADER = (
+    "Name",
+    "Email",
+    "Role",
+    "Active",
+    "MFA",
+    "MFA methods",
+    "MFA deadline",
+    "Last sign-in",
+)
 
 
 def users_csv(
@@ -329,6 +349,7 @@ def users_csv(
                     row.role,
                     row.active,
                     row.mfa_enabled,
+                    mfa_methods(row),
                     row.mfa_deadline,
                     row.last_sign_in_at,
                 )

@@ -2,8 +2,9 @@
 
 A firm's first daily snapshot is counted from its users as they are now. The
 days before it (up to the chart's 90) are found by walking back from those
-counts through what changed since, newest first: each MFA turned on, off or
-reset and each (de)activation in the audit log, each user's first single
+counts through what changed since, newest first: each app set up, each
+passkey added or removed, each MFA turned off or reset (with the methods it
+removed) and each (de)activation in the audit log, each user's first single
 sign-on in it, and each user's creation. A day's counts are today's minus
 the effect of everything after that day ended. Where the log cannot tell, the
 day stays without a snapshot ("no data"): before the firm existed, and before
@@ -30,13 +31,17 @@ from webapp.audit import Action
 from webapp.models import AuditEvent, SnapshotSource, System, User
 from webapp.sso.policy import sso_counted_in_own_firm
 
-# The state an event leaves behind, undone: (which flag, its value before).
-UNDO = {
-    Action.MFA_ENABLED.value: ("app", False),
-    Action.MFA_DISABLED.value: ("app", True),
-    Action.MFA_RESET_BY_ADMIN.value: ("app", True),
-}
-REPLAYED = (*UNDO, Action.USER_UPDATED.value, Action.SSO_SIGN_IN.value)
+# MFA turned off: what it removed (events older than passkeys name nothing: the app).
+TURNED_OFF = (Action.MFA_DISABLED.value, Action.MFA_RESET_BY_ADMIN.value)
+# A passkey added or removed: the change to the user's count, undone.
+PASSKEY_UNDO = {Action.PASSKEY_ADDED.value: -1, Action.PASSKEY_REMOVED.value: +1}
+REPLAYED = (
+    Action.MFA_ENABLED.value,
+    *TURNED_OFF,
+    *PASSKEY_UNDO,
+    Action.USER_UPDATED.value,
+    Action.SSO_SIGN_IN.value,
+)
 
 
 @dataclass
@@ -44,13 +49,22 @@ class UserState:
     exists: bool = True
     active: bool = True
     app: bool = False
+    passkeys: int = 0
     sso: bool = False
 
-    def counted(self) -> tuple[int, int, int, int]:
-        """(active user, with MFA, with the app, with single sign-on) as 0 or 1."""
+    def counted(self) -> tuple[int, int, int, int, int]:
+        """(active user, with MFA, with the app, with a passkey, with single
+        sign-on) as 0 or 1."""
         if not (self.exists and self.active):
-            return (0, 0, 0, 0)
-        return (1, int(self.app or self.sso), int(self.app), int(self.sso))
+            return (0, 0, 0, 0, 0)
+        passkey = self.passkeys > 0
+        return (
+            1,
+            int(self.app or passkey or self.sso),
+            int(self.app),
+            int(passkey),
+            int(self.sso),
+        )
 
 
 @dataclass(frozen=True)
@@ -58,7 +72,27 @@ class Change:
     at: datetime
     user_id: int
     flag: str
-    before: bool
+    before: bool | int
+    # `before` is added to the value (a passkey count), not put in its place.
+    relative: bool = False
+
+    def undo(self, state: UserState) -> None:
+        value = getattr(state, self.flag) + self.before if self.relative else self.before
+        setattr(state, self.flag, value)
+
+
+def undone(event) -> list[tuple[str, bool | int, bool]]:
+    """An MFA event's (flag, value before, relative) changes, for the replay."""
+    details = event.details or {}
+    if event.action == Action.MFA_ENABLED.value:
+        # A first passkey turns MFA on too: its "passkey added" is the change.
+        return [] if details.get("method") == "passkey" else [("app", False, False)]
+    if event.action in TURNED_OFF:
+        return [
+            ("app", bool(details.get("had_app", True)), False),
+            ("passkeys", int(details.get("had_passkeys", 0)), False),
+        ]
+    return [("passkeys", PASSKEY_UNDO[event.action], True)]
 
 
 def first_day(run: FirmDay, created: datetime, now: datetime) -> date:
@@ -121,7 +155,8 @@ def _changes(session: Session, ids: list[int], start: datetime):
             User.id,
             User.system_id,
             User.active,
-            User.mfa_enabled,
+            User.mfa_app,
+            User.passkey_count,
             User.created_at,
             sso_counted_in_own_firm().label("sso"),
         ).where(
@@ -133,7 +168,8 @@ def _changes(session: Session, ids: list[int], start: datetime):
         )
     ).all()
     states = {
-        user.id: UserState(True, user.active, user.mfa_enabled, bool(user.sso)) for user in users
+        user.id: UserState(True, user.active, user.mfa_app, user.passkey_count, bool(user.sso))
+        for user in users
     }
     firm_of = {user.id: user.system_id for user in users}
     found: list[Change] = [
@@ -145,9 +181,11 @@ def _changes(session: Session, ids: list[int], start: datetime):
     for event in events:  # oldest first
         if event.subject_id not in states:
             continue
-        if event.action in UNDO:
-            flag, before = UNDO[event.action]
-            found.append(Change(event.created_at, event.subject_id, flag, before))
+        if event.action in (Action.MFA_ENABLED.value, *TURNED_OFF, *PASSKEY_UNDO):
+            found.extend(
+                Change(event.created_at, event.subject_id, flag, before, relative)
+                for flag, before, relative in undone(event)
+            )
         elif event.action == Action.USER_UPDATED.value:
             active = (event.details or {}).get("changes", {}).get("active")
             if active:
@@ -168,6 +206,7 @@ def _replay(run, first: date, now_counts: FirmCounts, changes: list[Change], sta
         now_counts.active_users,
         now_counts.with_mfa,
         now_counts.with_app,
+        now_counts.with_passkey,
         now_counts.with_sso,
     ]
     states = {change.user_id: UserState(**vars(states[change.user_id])) for change in changes}
@@ -180,13 +219,13 @@ def _replay(run, first: date, now_counts: FirmCounts, changes: list[Change], sta
         while change is not None and change.at >= day_end:
             state = states[change.user_id]
             before = state.counted()
-            setattr(state, change.flag, change.before)
+            change.undo(state)
             after = state.counted()
             totals = [
                 total - was + then for total, was, then in zip(totals, before, after, strict=True)
             ]
             change = next(pending, None)
-        active, with_mfa, with_app, with_sso = totals
+        active, with_mfa, with_app, with_passkey, with_sso = totals
         rows.append(
             {
                 "system_id": run.system_id,
@@ -194,7 +233,7 @@ def _replay(run, first: date, now_counts: FirmCounts, changes: list[Change], sta
                 "active_users": active,
                 "with_mfa": with_mfa,
                 "with_app": with_app,
-                "with_passkey": 0,
+                "with_passkey": with_passkey,
                 "with_sso": with_sso,
                 "without_mfa": active - with_mfa,
                 "past_deadline": None,

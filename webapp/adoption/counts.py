@@ -70,8 +70,9 @@ def measures(
     result: dict[str, sa.ColumnElement[bool] | None] = {
         "active_users": sa.true(),
         "with_mfa": with_mfa,
-        "with_app": User.mfa_enabled == sa.true(),
-        "with_passkey": None,  # no passkeys yet
+        # Methods overlap: a user with the app and a passkey counts in both.
+        "with_app": User.mfa_app == sa.true(),
+        "with_passkey": User.passkey_count > sa.literal_column("0"),
         "with_sso": sso,
         "without_mfa": without_mfa,
         "past_deadline": sa.and_(without_mfa, User.mfa_deadline <= now),

@@ -186,6 +186,7 @@ def _enable(
         # Another tab saved first; its recovery codes must stay the valid ones.
         raise EnrolmentError("Multi-factor authentication is already enabled.")
     codes = turn_on(session, user, now)
+    user.mfa_app = True
     record_own_change(
         session, user, Action.MFA_ENABLED, "mfa_enabled", "Multi-factor authentication is on", now
     )
@@ -356,26 +357,37 @@ def deactivate(session: Session, user: User, code: str, now: datetime) -> CodeCh
     check = check_code(session, user, code, now, where="deactivate")
     if not check.accepted:
         return check
-    remove_mfa(session, user)
+    removed = remove_mfa(session, user)
     record_own_change(
-        session, user, Action.MFA_DISABLED, "mfa_disabled", "Multi-factor authentication is off", now
+        session,
+        user,
+        Action.MFA_DISABLED,
+        "mfa_disabled",
+        "Multi-factor authentication is off",
+        now,
+        **removed,
     )
     return check
 
 
-def remove_mfa(session: Session, user: User) -> None:
+def remove_mfa(session: Session, user: User) -> dict[str, bool | int]:
     """Turn MFA off for `user`: delete every method (app, passkeys) and recovery codes,
     drop pending code steps, clear the wrong-code throttle, and end every
-    session of theirs. The caller audits and emails.
+    session of theirs. The caller audits and emails; it returns what was
+    removed, for the audit event (the adoption backfill replays it).
     """
+    removed = {"had_app": user.mfa_app, "had_passkeys": user.passkey_count}
     session.exec(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     session.exec(delete(TotpCredential).where(TotpCredential.user_id == user.id))
     session.exec(delete(Passkey).where(Passkey.user_id == user.id))
     session.exec(delete(PendingSignIn).where(PendingSignIn.user_id == user.id))
     user.mfa_enabled = False
     user.mfa_enabled_at = None
+    user.mfa_app = False
+    user.passkey_count = 0
     user.mfa_failed_count = 0
     user.mfa_lock_count = 0
     user.mfa_locked_until = None
     user.session_version += 1
     session.add(user)
+    return removed

@@ -114,6 +114,7 @@ def add(session: Session, user: User, response: str, user_agent: str, now: datet
             session.add(passkey)
     except IntegrityError as error:
         raise PasskeyError(ALREADY_ADDED) from error
+    count_passkeys(session, user, +1)
     codes = turn_on(session, user, now) if claim_first_method(session, user) else None
     if codes is not None:
         audit.record(session, Action.MFA_ENABLED, actor=user, subject=user, method="passkey")
@@ -142,6 +143,18 @@ def claim_first_method(session: Session, user: User) -> bool:
     return claimed == 1
 
 
+def count_passkeys(session: Session, user: User, change: int) -> None:
+    """Keep `users.passkey_count` (the admin list, the adoption counts) in step:
+    an UPDATE relative to the row, so two tabs adding at once count both."""
+    users = User.__table__
+    session.execute(
+        sa.update(users)
+        .where(users.c.id == user.id)
+        .values(passkey_count=users.c.passkey_count + change)
+    )
+    session.expire(user, ["passkey_count"])
+
+
 # --- renaming and removing ----------------------------------------------------
 
 
@@ -168,6 +181,7 @@ def remove(session: Session, user: User, passkey: Passkey, now: datetime) -> Non
     """Remove a passkey that is not the user's last method (the caller makes
     sure: removing the last one is turning MFA off, with its own proof)."""
     session.delete(passkey)
+    count_passkeys(session, user, -1)
     record_own_change(
         session,
         user,
