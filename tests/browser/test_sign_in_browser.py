@@ -10,8 +10,15 @@ from tests.conftest import PASSWORD
 
 def test_sign_in_reaches_my_profile_and_sign_out_leaves(page, factory):
     factory.user(email="zoe@example.com", name="Zoë Brown")
+    page.goto("/sign-in")
+    page.wait_for_function("() => typeof window.htmx === 'object'")
+    # One "Sign in" button: "Sign in with a passkey" shows only where the device
+    # can check a passkey itself (not this headless Chromium without one).
+    expect(page.get_by_role("button", name="Sign in")).to_have_count(1)
     browser_sign_in(page, "zoe@example.com", PASSWORD)
     expect(page.get_by_role("heading", name="My Profile")).to_be_visible()
+    # One "Sign out" button on My Profile: this device's session row has none.
+    expect(page.get_by_role("button", name="Sign out")).to_have_count(1)
     page.get_by_role("link", name="Zoë Brown").click()
     expect(page).to_have_url(page.url)
     expect(page.get_by_text("Multi-factor authentication")).to_be_visible()

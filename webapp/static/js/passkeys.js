@@ -9,10 +9,23 @@
 (() => {
   const supported = Boolean(window.PublicKeyCredential && navigator.credentials && window.isSecureContext);
 
+  // A form marked data-passkey-platform (the sign-in page's passwordless
+  // button) shows only where this device can check a passkey itself: a screen
+  // lock or biometrics (isUserVerifyingPlatformAuthenticatorAvailable). Elsewhere
+  // people sign in with their password and meet "Use a passkey" at the next step,
+  // and the sign-in page keeps one "Sign in" button.
+  const platform = supported && PublicKeyCredential.isUserVerifyingPlatformAuthenticatorAvailable
+    ? PublicKeyCredential.isUserVerifyingPlatformAuthenticatorAvailable().catch(() => false)
+    : Promise.resolve(false);
+
   function reveal(root) {
     if (!supported || !root.querySelectorAll) return;
     root.querySelectorAll("[data-passkey][hidden]").forEach((element) => {
-      element.hidden = false;
+      if (element.hasAttribute("data-passkey-platform")) {
+        platform.then((available) => { element.hidden = !available; });
+      } else {
+        element.hidden = false;
+      }
     });
   }
 
