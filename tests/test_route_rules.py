@@ -41,6 +41,9 @@ RULES = {
     "admin.users": (ADMIN, "GET", "/admin/users"),
     "admin.users_csv": (ADMIN, "GET", "/admin/users.csv"),
     "admin.edit_user": (ADMIN, "POST", "/admin/users/{user}"),
+    "admin.add_user": (ADMIN, "GET", "/admin/users/new"),
+    "admin.resend_invitation": (ADMIN, "POST", "/admin/users/{user}/invitation/resend"),
+    "admin.revoke_invitation": (ADMIN, "POST", "/admin/users/{user}/invitation/revoke"),
     "admin.save_view": (ADMIN, "POST", "/admin/views"),
     "admin.rename_view": (ADMIN, "POST", "/admin/views/{view}/rename"),
     "admin.delete_view": (ADMIN, "POST", "/admin/views/{view}/delete"),
@@ -72,6 +75,8 @@ RULES = {
     "passwords.forgot": (PUBLIC, "GET", "/password/forgot"),
     "passwords.open_link": (PUBLIC, "GET", "/password/reset/not-a-token"),
     "passwords.set_password": (PUBLIC, "GET", "/password/set"),
+    "passwords.open_invitation": (PUBLIC, "GET", "/invitation/not-a-token"),
+    "passwords.invitation_ended": (PUBLIC, "GET", "/invitation/ended"),
     "passwords.change": (SIGNED_IN, "GET", "/profile/password"),
     "scim_admin.create_token": (ADMIN, "POST", "/admin/security/scim/tokens"),
     "scim_admin.revoke_token": (ADMIN, "POST", "/admin/security/scim/tokens/{token}/revoke"),
@@ -102,6 +107,7 @@ RULES = {
 # Routes whose GET and POST differ get a second line for the other method.
 EXTRA = [
     ("admin.edit_user", ADMIN, "GET", "/admin/users/{user}"),
+    ("admin.add_user", ADMIN, "POST", "/admin/users/new"),
     ("mfa.deactivate", SIGNED_IN, "POST", "/profile/mfa/deactivate"),
     ("mfa.recovery_codes", SIGNED_IN, "POST", "/profile/mfa/recovery-codes"),
     ("auth.verify", PENDING, "POST", "/sign-in/verify"),

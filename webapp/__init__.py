@@ -72,7 +72,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """One blueprint per area."""
-    from webapp.admin import security_routes  # noqa: F401  (its routes are admin_bp's)
+    from webapp.admin import invite_routes, security_routes  # noqa: F401  (admin_bp's routes)
     from webapp.admin.reminders import bp as reminders_bp
     from webapp.admin.routes import bp as admin_bp
     from webapp.admin.scim import bp as scim_admin_bp

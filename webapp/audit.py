@@ -42,6 +42,9 @@ class Action(StrEnum):
     PASSWORD_SET = "password.set"  # noqa: S105 (set with an invitation's link)
     PASSWORD_CHANGED = "password.changed"  # noqa: S105 (changed on My Profile)
     USER_UPDATED = "user.updated"
+    USER_INVITED = "user.invited"
+    INVITATION_RESENT = "user.invitation_resent"
+    INVITATION_REVOKED = "user.invitation_revoked"
     SYSTEM_UPDATED = "system.updated"
     HEADS_UP_RULE_CHANGED = "heads_up.rule_changed"
     SSO_SIGN_IN = "auth.sso_sign_in"

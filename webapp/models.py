@@ -197,6 +197,11 @@ class User(UserMixin, SQLModel, table=True):
     password_hash: str = Field(max_length=255)
     role: str = Field(default=Role.USER.value, max_length=10)
     active: bool = Field(default=True)
+    # Invited by an admin and not yet accepted (no password yet): such a user is
+    # not active, so every "active" rule (sign-in, enforcement counts, reminders,
+    # digests) leaves them out. Cleared when they set their password, or when
+    # the invitation is revoked (the user then stays deactivated).
+    invited_at: datetime | None = Field(default=None, sa_column=utc_column())
     last_sign_in_at: datetime | None = Field(default=None, sa_column=utc_column())
     # A SignInMethod: the users list shows "SSO", and counts it as MFA where the firm says so.
     last_sign_in_method: str | None = Field(default=None, max_length=10)
@@ -258,6 +263,11 @@ class User(UserMixin, SQLModel, table=True):
     @classmethod
     def _active_with_mfa_sql(cls) -> sa.ColumnElement[bool]:
         return sa.and_(cls.active == sa.true(), cls.mfa_enabled == sa.true())
+
+    @property
+    def invited(self) -> bool:
+        """Waiting for their invitation: "Invited" in the users list."""
+        return self.invited_at is not None and not self.active
 
     @property
     def is_active(self) -> bool:

@@ -105,6 +105,14 @@ class EditUserForm(FlaskForm):
     accept_billing = BooleanField(BILLING_LABEL)
 
 
+class AddUserForm(FlaskForm):
+    email = StringField("Email", validators=[InputRequired("Enter an email."), Length(max=254)])
+    display_name = StringField(
+        "Display name", validators=[InputRequired("Enter a name."), Length(max=200)]
+    )
+    role = SelectField("Role", choices={Role.USER.value: "User", Role.ADMIN.value: "Admin"})
+
+
 class EnforcementForm(FlaskForm):
     required = BooleanField("Require multi-factor authentication for all users")
     grace_days = IntegerField(

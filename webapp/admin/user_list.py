@@ -155,6 +155,7 @@ LIST_COLUMNS = (
     User.email,
     User.role,
     User.active,
+    User.invited_at,
     User.mfa_enabled,
     User.mfa_app,
     User.passkey_count,

@@ -1,5 +1,5 @@
-"""Forgot password, the emailed link's "Set a new password", and "Change
-password" on My Profile. Thin: the logic is in `webapp.passwords.services`."""
+"""Forgot password, the emailed link's "Set a new password", an invitation's
+"Set your password", and "Change password" on My Profile. Thin: the logic is in `webapp.passwords.services`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 
 from webapp.audit import Action
 from webapp.auth import sessions
+from webapp.auth.routes import finish_sign_in
 from webapp.auth.step_up import step_up_required
 from webapp.dialogs import close_dialog, render_dialog
 from webapp.extensions import db
@@ -17,6 +18,7 @@ from webapp.models import utcnow
 from webapp.passwords import services, tokens
 from webapp.passwords.forms import ChangePasswordForm, ForgotPasswordForm, SetPasswordForm
 from webapp.passwords.tokens import Purpose
+from webapp.sso.policy import policy_for
 
 bp = Blueprint("passwords", __name__)
 
@@ -29,6 +31,12 @@ SENT = (
 LINK_SPENT = "This link has expired or was already used. Ask for a new one below."
 RESET_DONE = "Your password was changed. Sign in with your new password."
 CHANGED = "Your password was changed. You were signed out everywhere else."
+INVITATION_SPENT = (
+    "This invitation has expired, was already used or was revoked. "
+    "Ask your firm's admin to send you a new one."
+)
+WELCOME = "Your password is set. Welcome to Firmguard."
+SSO_WELCOME = "Your password is set. Your firm signs in with single sign-on: use it to sign in."
 DIALOG = "password-dialog"
 
 
@@ -55,6 +63,25 @@ def open_link(token: str):
     return hold_link(Purpose.RESET, token, url_for("passwords.forgot"))
 
 
+@bp.route("/invitation/<token>")
+def open_invitation(token: str):
+    """The invitation email's link."""
+    return hold_link(Purpose.INVITATION, token, url_for("passwords.invitation_ended"))
+
+
+@bp.route("/invitation/ended")
+def invitation_ended():
+    """Where an invitation link no longer live leads (expired, used, revoked)."""
+    return render_page("passwords/invitation_ended.html", status=410, message=INVITATION_SPENT)
+
+
+def link_spent(purpose: Purpose):
+    if purpose is Purpose.INVITATION:
+        return redirect(url_for("passwords.invitation_ended"))
+    flash(LINK_SPENT, "error")
+    return redirect(url_for("passwords.forgot"))
+
+
 def hold_link(purpose: Purpose, token: str, spent_url: str):
     """An emailed link opened: this browser holds its token (in the signed
     session, off the address bar and out of any Referer) and goes to the page
@@ -77,8 +104,7 @@ def set_password():
     user = tokens.holder(db.session, held.get("token"), purpose, now) if held else None
     if user is None:
         browser_session.pop(LINK_KEY, None)
-        flash(LINK_SPENT, "error")
-        return redirect(url_for("passwords.forgot"))
+        return link_spent(purpose)
     form = SetPasswordForm()
     status = 200
     if form.validate_on_submit():
@@ -90,15 +116,33 @@ def set_password():
                 # Nothing of this browser's session survives (a signed-in user
                 # of it was signed out with everyone else).
                 sessions.end_session()
+                if purpose is Purpose.INVITATION:
+                    return signed_in_after_invitation(user)
                 flash(RESET_DONE, "info")
                 return redirect(url_for("auth.sign_in"))
-            flash(LINK_SPENT, "error")
-            return redirect(url_for("passwords.forgot"))
+            return link_spent(purpose)
     if request.method == "POST":
         status = 422
     return render_page(
-        "passwords/set.html", status=status, form=form, user=user, title=PAGE_TITLES[purpose]
+        "passwords/set.html",
+        status=status,
+        form=form,
+        user=user,
+        title=PAGE_TITLES[purpose],
+        invitation=purpose is Purpose.INVITATION,
     )
+
+
+def signed_in_after_invitation(user):
+    """An invited user's first password: they proved the email and chose the
+    password a moment ago, and have no MFA yet to skip, so this signs them in
+    as a password sign-in would; the firm's MFA rule then applies at once
+    (MFA required: straight to the setup, nothing else reachable before it).
+    A firm that signs in with single sign-on only sends them to sign in there."""
+    if not policy_for(db.session, user.system_id).allows_password(user):
+        flash(SSO_WELCOME, "info")
+        return redirect(url_for("auth.sign_in"))
+    return finish_sign_in(user, None, WELCOME)
 
 
 @bp.route("/profile/password", methods=["GET", "POST"])

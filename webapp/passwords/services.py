@@ -96,6 +96,10 @@ def set_with_token(
     if user is None or not tokens.claim(session, token, purpose, now):
         return None
     action = Action.PASSWORD_RESET if purpose is Purpose.RESET else Action.PASSWORD_SET
+    if purpose is Purpose.INVITATION:
+        # The invitation accepted: active from now on (README, "Adding users").
+        user.active = True
+        user.invited_at = None
     set_password(session, user, password, now, action=action, actor=None)
     return user
 
@@ -133,6 +137,8 @@ def set_password(
     tokens.use_up(session, user, now)
     policy.storage().forget(policy.account_key(user.email))
     audit.record(session, action, actor=actor, subject=user)
+    if action is Action.PASSWORD_SET:
+        return  # their first password, just chosen: nothing to warn them of
     outbox.queue_email(
         session,
         kind="password_changed",

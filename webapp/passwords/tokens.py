@@ -60,7 +60,8 @@ def _live(token: str, purpose: Purpose, now: datetime):
 
 
 def holder(session: Session, token: object, purpose: Purpose, now: datetime) -> User | None:
-    """The active user whose live link this is, else None (nothing is used up)."""
+    """The user whose live link this is, else None (nothing is used up): an
+    active user for a reset, a user still invited for an invitation."""
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
         return None
     user = session.exec(
@@ -68,7 +69,9 @@ def holder(session: Session, token: object, purpose: Purpose, now: datetime) -> 
         .join(PasswordToken, PasswordToken.user_id == User.id)
         .where(*_live(token, purpose, now))
     ).first()
-    return user if user is not None and user.active else None
+    if user is None:
+        return None
+    return user if (user.invited if purpose is Purpose.INVITATION else user.active) else None
 
 
 def claim(session: Session, token: str, purpose: Purpose, now: datetime) -> bool:

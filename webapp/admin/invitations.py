@@ -1,0 +1,122 @@
+"""Admin → Users & permissions → "Add user": a user invited by email.
+
+The user is created not active (`invited_at` set, no usable password), so
+every rule about active users leaves them out until they accept. The email
+holds a single-use link valid 7 days (`webapp.passwords.tokens`, the row
+holds its hash) to "Set your password"; setting it makes the user active
+(`webapp.passwords.services.set_with_token`). "Resend invitation" issues a new link (the old one dies);
+"Revoke invitation" kills the link and leaves the user deactivated (the
+audit trail keeps pointing at them; Edit user can still activate them).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import datetime, timedelta
+
+from flask import url_for
+from sqlmodel import Session
+
+from webapp import audit, outbox
+from webapp.accounts import FieldError
+from webapp.audit import Action
+from webapp.auth.services import find_user_by_email, normalize_email
+from webapp.crypto import hash_password, new_token, token_hash
+from webapp.models import Role, System, User
+from webapp.passwords import tokens
+from webapp.passwords.tokens import Purpose
+
+INVITATION_TTL = timedelta(days=7)
+EMAIL_TAKEN = "That email is already used by another account. Use another email."
+CONTROL = "Remove the control characters (such as tabs or line breaks)."
+
+
+def has_control_characters(text: str) -> bool:
+    return any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in text)
+
+
+def checked_fields(session: Session, email: str, display_name: str, role: str):
+    """The normalised (email, name, role), or `FieldError` for the first refused field."""
+    if has_control_characters(email):
+        raise FieldError("email", CONTROL)
+    if has_control_characters(display_name):
+        raise FieldError("display_name", CONTROL)
+    email = normalize_email(email)
+    local, _, domain = email.partition("@")
+    if (
+        not local
+        or "." not in domain.strip(".")
+        or "@" in domain
+        or len(email) > 254
+        or any(ch.isspace() for ch in email)
+    ):
+        raise FieldError("email", "Enter an email address like name@firm.example.")
+    name = " ".join(display_name.split())
+    if not name or len(name) > 200:
+        raise FieldError("display_name", "The name must be 1 to 200 characters.")
+    if role not in {member.value for member in Role}:
+        raise FieldError("role", "Choose a role.")
+    if find_user_by_email(session, email) is not None:
+        # Unique across all firms; which firm holds it is not said.
+        raise FieldError("email", EMAIL_TAKEN)
+    return email, name, role
+
+
+def invite(
+    session: Session, *, admin: User, email: str, display_name: str, role: str, now: datetime
+) -> User:
+    """Create the invited user in the admin's firm and email the invitation."""
+    email, name, role = checked_fields(session, email, display_name, role)
+    user = User(
+        system_id=admin.system_id,
+        email=email,
+        display_name=name,
+        role=role,
+        active=False,
+        invited_at=now,
+        # No password until they set one: a random secret nobody knows.
+        password_hash=hash_password(new_token()),
+    )
+    user.refresh_search_key()
+    session.add(user)
+    session.flush()
+    audit.record(session, Action.USER_INVITED, actor=admin, subject=user, role=role)
+    send(session, admin, user, now)
+    return user
+
+
+def send(session: Session, admin: User, user: User, now: datetime) -> None:
+    """A new invitation link for `user` (any older one is used up), by email."""
+    token = tokens.issue(session, user, Purpose.INVITATION, INVITATION_TTL, now)
+    system = session.get(System, user.system_id)
+    outbox.queue_email(
+        session,
+        kind="invitation",
+        recipient=user.email,
+        subject=f"{admin.display_name} invited you to Firmguard",
+        template="invitation",
+        dedupe_key=f"invitation:{token_hash(token)[:32]}",
+        system_id=user.system_id,
+        user=user,
+        admin_name=admin.display_name,
+        system_name=system.name,
+        expires_at=now + INVITATION_TTL,
+        days=INVITATION_TTL.days,
+        invitation_path=url_for("passwords.open_invitation", token=token),
+    )
+
+
+def resend(session: Session, *, admin: User, user: User, now: datetime) -> None:
+    if not user.invited:
+        raise FieldError("user", f"{user.display_name} has no open invitation.")
+    send(session, admin, user, now)
+    audit.record(session, Action.INVITATION_RESENT, actor=admin, subject=user)
+
+
+def revoke(session: Session, *, admin: User, user: User, now: datetime) -> None:
+    if not user.invited:
+        raise FieldError("user", f"{user.display_name} has no open invitation.")
+    tokens.use_up(session, user, now, Purpose.INVITATION)
+    user.invited_at = None
+    session.add(user)
+    audit.record(session, Action.INVITATION_REVOKED, actor=admin, subject=user)
