@@ -14,7 +14,8 @@ from tests.conftest import CsrfClient, sign_in
 from tests.mfa_support import signed_in
 from tests.passwords.conftest import NEW_PASSWORD, actions, emails
 from tests.step_up_support import confirm_its_you
-from webapp.admin.invitations import CONTROL, EMAIL_TAKEN
+from webapp.accounts import NAME_CONTROL_CHARACTERS
+from webapp.admin.invitations import EMAIL_CONTROL_CHARACTERS, EMAIL_TAKEN
 from webapp.audit import Action
 from webapp.models import PasswordToken, System, User
 from webapp.passwords.routes import INVITATION_SPENT
@@ -92,9 +93,12 @@ def test_the_email_must_be_new_everywhere_and_clean(admin_client, session, firm)
     taken = add_user(admin_client, email="ZOE@other.example")  # another firm's user
     body = taken.get_data(as_text=True)
     assert taken.status_code == 422 and EMAIL_TAKEN in body and "Other Firm" not in body
-    for email, name in (("a\tb@harbour.example", "Ann"), ("ok@harbour.example", "Bad\u0007Name")):
+    for email, name, message in (
+        ("a\nb@harbour.example", "Ann", EMAIL_CONTROL_CHARACTERS),
+        ("ok@harbour.example", "Bad\u2028Name", NAME_CONTROL_CHARACTERS),
+    ):
         refused = add_user(admin_client, email=email, name=name)
-        assert refused.status_code == 422 and CONTROL in refused.get_data(as_text=True)
+        assert refused.status_code == 422 and message in refused.get_data(as_text=True)
     assert add_user(admin_client, email="not-an-email").status_code == 422
     assert emails(session, "invitation") == []
 

@@ -108,7 +108,8 @@ class EditUserForm(FlaskForm):
 class AddUserForm(FlaskForm):
     email = StringField("Email", validators=[InputRequired("Enter an email."), Length(max=254)])
     display_name = StringField(
-        "Display name", validators=[InputRequired("Enter a name."), Length(max=200)]
+        "Display name",
+        validators=[InputRequired("Enter a name."), Length(max=200), single_line],
     )
     role = SelectField("Role", choices={Role.USER.value: "User", Role.ADMIN.value: "Admin"})
 

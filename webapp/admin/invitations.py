@@ -11,36 +11,32 @@ audit trail keeps pointing at them; Edit user can still activate them).
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import datetime, timedelta
 
 from flask import url_for
 from sqlmodel import Session
 
 from webapp import audit, outbox
-from webapp.accounts import FieldError
+from webapp.accounts import NAME_CONTROL_CHARACTERS, FieldError
 from webapp.audit import Action
 from webapp.auth.services import find_user_by_email, normalize_email
 from webapp.crypto import hash_password, new_token, token_hash
 from webapp.models import Role, System, User
 from webapp.passwords import tokens
 from webapp.passwords.tokens import Purpose
+from webapp.plain_text import has_control_characters
 
 INVITATION_TTL = timedelta(days=7)
 EMAIL_TAKEN = "That email is already used by another account. Use another email."
-CONTROL = "Remove the control characters (such as tabs or line breaks)."
-
-
-def has_control_characters(text: str) -> bool:
-    return any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in text)
+EMAIL_CONTROL_CHARACTERS = "The email must not hold control characters (line breaks, tabs …)."
 
 
 def checked_fields(session: Session, email: str, display_name: str, role: str):
     """The normalised (email, name, role), or `FieldError` for the first refused field."""
     if has_control_characters(email):
-        raise FieldError("email", CONTROL)
+        raise FieldError("email", EMAIL_CONTROL_CHARACTERS)
     if has_control_characters(display_name):
-        raise FieldError("display_name", CONTROL)
+        raise FieldError("display_name", NAME_CONTROL_CHARACTERS)
     email = normalize_email(email)
     local, _, domain = email.partition("@")
     if (
