@@ -207,3 +207,17 @@ def test_another_firms_admin_cannot_touch_the_invitation(app, admin_client, sess
     )
     assert answer.status_code == 404
     assert invited(session).invited
+
+
+def test_made_active_by_edit_user_the_invitation_is_over(app, admin_client, session, firm, clock):
+    add_user(admin_client)
+    path = invitation_path(session)
+    user = invited(session)
+    saved = admin_client.post_form(
+        f"/admin/users/{user.id}",
+        {"display_name": user.display_name, "role": "user", "active": "y"},
+    )
+    assert saved.status_code == 302
+    user = invited(session)
+    assert (user.active, user.invited_at) == (True, None)
+    assert accept(CsrfClient(app), path).headers["Location"] == "/invitation/ended"

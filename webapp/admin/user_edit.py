@@ -116,6 +116,8 @@ def update_user(
             "This is the last active admin: make someone else an admin first.",
         )
     user.display_name, user.role, user.active = name, changes.role, changes.active
+    if user.active:
+        user.invited_at = None  # made active by hand: their invitation link is dead
     user.refresh_search_key()
     diff = {
         field: [old, getattr(user, field)]
