@@ -68,7 +68,10 @@ def test_an_invited_user_is_listed_not_active_and_cannot_sign_in(
     assert done.status_code == 302 and done.headers["Location"] == "/admin/users"
     user = invited(session)
     assert (user.active, user.invited, user.role, user.system_id) == (
-        False, True, "admin", firm["system"].id,
+        False,
+        True,
+        "admin",
+        firm["system"].id,
     )
     listing = admin_client.get("/admin/users?q=nia").get_data(as_text=True)
     assert "Invited" in listing and "Resend invitation" in listing
@@ -84,9 +87,10 @@ def test_an_invited_user_is_listed_not_active_and_cannot_sign_in(
     assert [event.subject_id for event in actions(session, Action.USER_INVITED)] == [user.id]
     # Not active: no sign-in by any password, not in the "active without MFA" rules.
     assert sign_in(CsrfClient(app), "nia.new@harbour.example").status_code == 422
-    assert session.exec(
-        select(User).where(User.active_without_mfa, User.id == user.id)
-    ).first() is None
+    assert (
+        session.exec(select(User).where(User.active_without_mfa, User.id == user.id)).first()
+        is None
+    )
 
 
 def test_the_email_must_be_new_everywhere_and_clean(admin_client, session, firm):
@@ -125,7 +129,9 @@ def test_the_link_sets_the_password_once_and_signs_in(app, admin_client, session
     again = CsrfClient(app).get(path)
     assert again.headers["Location"] == "/invitation/ended"
     ended = CsrfClient(app).get("/invitation/ended")
-    assert ended.status_code == 410 and INVITATION_SPENT.split(".")[0] in ended.get_data(as_text=True)
+    assert ended.status_code == 410 and INVITATION_SPENT.split(".")[0] in ended.get_data(
+        as_text=True
+    )
     # The password set works for signing in.
     assert sign_in(CsrfClient(app), "nia.new@harbour.example", NEW_PASSWORD).status_code == 302
 
@@ -221,3 +227,4 @@ def test_made_active_by_edit_user_the_invitation_is_over(app, admin_client, sess
     user = invited(session)
     assert (user.active, user.invited_at) == (True, None)
     assert accept(CsrfClient(app), path).headers["Location"] == "/invitation/ended"
+

@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import url_for
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from webapp import audit, outbox
@@ -74,8 +75,14 @@ def invite(
         password_hash=hash_password(new_token()),
     )
     user.refresh_search_key()
-    session.add(user)
-    session.flush()
+    try:
+        # Two admins adding the same email at once: the unique index decides,
+        # and the one that lost is told as if it had been taken before.
+        with session.begin_nested():
+            session.add(user)
+            session.flush()
+    except IntegrityError:
+        raise FieldError("email", EMAIL_TAKEN) from None
     audit.record(session, Action.USER_INVITED, actor=admin, subject=user, role=role)
     send(session, admin, user, now)
     return user
