@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from webapp import audit, outbox
-from webapp.accounts import NAME_CONTROL_CHARACTERS, FieldError
+from webapp.accounts import NAME_CONTROL_CHARACTERS, FieldError, valid_email
 from webapp.audit import Action
 from webapp.auth.services import find_user_by_email, normalize_email
 from webapp.crypto import hash_password, new_token, token_hash
@@ -39,14 +39,7 @@ def checked_fields(session: Session, email: str, display_name: str, role: str):
     if has_control_characters(display_name):
         raise FieldError("display_name", NAME_CONTROL_CHARACTERS)
     email = normalize_email(email)
-    local, _, domain = email.partition("@")
-    if (
-        not local
-        or "." not in domain.strip(".")
-        or "@" in domain
-        or len(email) > 254
-        or any(ch.isspace() for ch in email)
-    ):
+    if not valid_email(email):
         raise FieldError("email", "Enter an email address like name@firm.example.")
     name = " ".join(display_name.split())
     if not name or len(name) > 200:

@@ -1,7 +1,7 @@
 """invited users
 
-Revision ID: 0012_invitations
-Revises: 0011_passwords
+Revision ID: 0013_invitations
+Revises: 0012_scim
 Create Date: 2026-12-01 02:00:00
 
 An admin's "Add user" creates the user not active, with `invited_at` set
@@ -15,8 +15,8 @@ from alembic import op
 
 import webapp.models
 
-revision: str = "0012_invitations"
-down_revision: str | Sequence[str] | None = "0011_passwords"
+revision: str = "0013_invitations"
+down_revision: str | Sequence[str] | None = "0012_scim"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
