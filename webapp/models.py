@@ -197,10 +197,8 @@ class User(UserMixin, SQLModel, table=True):
     password_hash: str = Field(max_length=255)
     role: str = Field(default=Role.USER.value, max_length=10)
     active: bool = Field(default=True)
-    # Invited by an admin and not yet accepted (no password yet): such a user is
-    # not active, so every "active" rule (sign-in, enforcement counts, reminders,
-    # digests) leaves them out. Cleared when they set their password, or when
-    # the invitation is revoked (the user then stays deactivated).
+    # Invited, not yet accepted (README, "Adding users"): not active, so every
+    # "active" rule leaves them out. Cleared by Set password, or a revoke.
     invited_at: datetime | None = Field(default=None, sa_column=utc_column())
     last_sign_in_at: datetime | None = Field(default=None, sa_column=utc_column())
     # A SignInMethod: the users list shows "SSO", and counts it as MFA where the firm says so.

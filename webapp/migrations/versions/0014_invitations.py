@@ -1,7 +1,7 @@
 """invited users
 
-Revision ID: 0013_invitations
-Revises: 0012_scim
+Revision ID: 0014_invitations
+Revises: 0013_browser_sessions
 Create Date: 2026-12-01 02:00:00
 
 An admin's "Add user" creates the user not active, with `invited_at` set
@@ -15,8 +15,8 @@ from alembic import op
 
 import webapp.models
 
-revision: str = "0013_invitations"
-down_revision: str | Sequence[str] | None = "0012_scim"
+revision: str = "0014_invitations"
+down_revision: str | Sequence[str] | None = "0013_browser_sessions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
