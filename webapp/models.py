@@ -197,8 +197,6 @@ class User(UserMixin, SQLModel, table=True):
     password_hash: str = Field(max_length=255)
     role: str = Field(default=Role.USER.value, max_length=10)
     active: bool = Field(default=True)
-    # Invited, not yet accepted (README, "Adding users"): not active, so every
-    # "active" rule leaves them out. Cleared by Set password, or a revoke.
     invited_at: datetime | None = Field(default=None, sa_column=utc_column())
     last_sign_in_at: datetime | None = Field(default=None, sa_column=utc_column())
     # A SignInMethod: the users list shows "SSO", and counts it as MFA where the firm says so.
@@ -261,11 +259,6 @@ class User(UserMixin, SQLModel, table=True):
     @classmethod
     def _active_with_mfa_sql(cls) -> sa.ColumnElement[bool]:
         return sa.and_(cls.active == sa.true(), cls.mfa_enabled == sa.true())
-
-    @property
-    def invited(self) -> bool:
-        """Waiting for their invitation: "Invited" in the users list."""
-        return self.invited_at is not None and not self.active
 
     @property
     def is_active(self) -> bool:

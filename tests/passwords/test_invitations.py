@@ -18,6 +18,7 @@ from webapp.accounts import NAME_CONTROL_CHARACTERS
 from webapp.admin.invitations import EMAIL_CONTROL_CHARACTERS, EMAIL_TAKEN
 from webapp.audit import Action
 from webapp.models import PasswordToken, System, User
+from webapp.passwords import tokens
 from webapp.passwords.routes import INVITATION_SPENT
 from webapp.passwords.tokens import Purpose
 
@@ -67,7 +68,7 @@ def test_an_invited_user_is_listed_not_active_and_cannot_sign_in(
     done = add_user(admin_client, role="admin")
     assert done.status_code == 302 and done.headers["Location"] == "/admin/users"
     user = invited(session)
-    assert (user.active, user.invited, user.role, user.system_id) == (
+    assert (user.active, tokens.invited(user), user.role, user.system_id) == (
         False,
         True,
         "admin",
@@ -122,7 +123,7 @@ def test_the_link_sets_the_password_once_and_signs_in(app, admin_client, session
     assert done.status_code == 302
     assert signed_in(newcomer)
     user = invited(session)
-    assert (user.active, user.invited) == (True, False)
+    assert (user.active, tokens.invited(user)) == (True, False)
     assert [e.subject_id for e in actions(session, Action.PASSWORD_SET)] == [user.id]
     assert emails(session, "password_changed") == []
     # Reused: the clear page, in another browser too.
@@ -190,7 +191,7 @@ def test_a_revoked_invitation_ends_the_link_and_leaves_the_user_deactivated(
     )
     assert revoked.status_code == 302
     user = invited(session)
-    assert (user.active, user.invited) == (False, False)
+    assert (user.active, tokens.invited(user)) == (False, False)
     assert [e.subject_id for e in actions(session, Action.INVITATION_REVOKED)] == [user.id]
     # The page already open refuses too.
     refused = newcomer.post_form(
@@ -212,7 +213,7 @@ def test_another_firms_admin_cannot_touch_the_invitation(app, admin_client, sess
         f"/admin/users/{user.id}/invitation/revoke", {}, token_from="/admin/users"
     )
     assert answer.status_code == 404
-    assert invited(session).invited
+    assert tokens.invited(invited(session))
 
 
 def test_made_active_by_edit_user_the_invitation_is_over(app, admin_client, session, firm, clock):

@@ -103,14 +103,14 @@ def send(session: Session, admin: User, user: User, now: datetime) -> None:
 
 
 def resend(session: Session, *, admin: User, user: User, now: datetime) -> None:
-    if not user.invited:
+    if not tokens.invited(user):
         raise FieldError("user", f"{user.display_name} has no open invitation.")
     send(session, admin, user, now)
     audit.record(session, Action.INVITATION_RESENT, actor=admin, subject=user)
 
 
 def revoke(session: Session, *, admin: User, user: User, now: datetime) -> None:
-    if not user.invited:
+    if not tokens.invited(user):
         raise FieldError("user", f"{user.display_name} has no open invitation.")
     tokens.use_up(session, user, now, Purpose.INVITATION)
     user.invited_at = None

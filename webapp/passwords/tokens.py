@@ -25,6 +25,13 @@ RESET_LINK_TTL = timedelta(minutes=30)
 MAX_TOKEN_LENGTH = 100  # tokens are 43 characters; longer input is not looked up
 
 
+def invited(user: User) -> bool:
+    """Waiting for their invitation ("Invited" in the users list): `invited_at`
+    set and not active, so every "active" rule leaves them out (README,
+    "Adding users"); Set password, a revoke, or Edit user's Active clear it."""
+    return user.invited_at is not None and not user.active
+
+
 def issue(session: Session, user: User, purpose: Purpose, ttl: timedelta, now: datetime) -> str:
     """A new link for `user`; every older live one of the same purpose is used up."""
     use_up(session, user, now, purpose)
@@ -71,7 +78,7 @@ def holder(session: Session, token: object, purpose: Purpose, now: datetime) -> 
     ).first()
     if user is None:
         return None
-    return user if (user.invited if purpose is Purpose.INVITATION else user.active) else None
+    return user if (invited(user) if purpose is Purpose.INVITATION else user.active) else None
 
 
 def claim(session: Session, token: str, purpose: Purpose, now: datetime) -> bool:

@@ -1,7 +1,7 @@
 """invited users
 
-Revision ID: 0015_invitations
-Revises: 0014_sign_in_origins
+Revision ID: 0016_invitations
+Revises: 0015_mfa_methods
 Create Date: 2026-12-01 02:00:00
 
 An admin's "Add user" creates the user not active, with `invited_at` set
@@ -15,8 +15,8 @@ from alembic import op
 
 import webapp.models
 
-revision: str = "0015_invitations"
-down_revision: str | Sequence[str] | None = "0014_sign_in_origins"
+revision: str = "0016_invitations"
+down_revision: str | Sequence[str] | None = "0015_mfa_methods"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
