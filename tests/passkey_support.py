@@ -151,8 +151,19 @@ def options(client, path: str, token_from: str) -> dict:
     return response.get_json()
 
 
-def add_passkey(client, authenticator: SoftAuthenticator, **kw):
-    """My Profile's "Add a passkey", with the software authenticator."""
+def confirm_add(client, proof: dict | None = None):
+    """ "Add a passkey" opens after "Confirm it's you" (by default the password)."""
+    from tests.conftest import PASSWORD
+
+    data = proof if proof is not None else {"current_password": PASSWORD}
+    return client.post_form("/profile/passkeys/new", data, token_from="/profile")
+
+
+def add_passkey(client, authenticator: SoftAuthenticator, proof: dict | None | bool = None, **kw):
+    """My Profile's "Add a passkey", with the software authenticator (the
+    proof first, unless `proof` is False: one still fresh, or none asked)."""
+    if proof is not False:
+        confirm_add(client, proof)
     created = authenticator.create(options(client, "/profile/passkeys/options", "/profile"))
     return client.post_form(
         "/profile/passkeys", {"credential": created}, token_from="/profile", **kw

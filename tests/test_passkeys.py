@@ -17,6 +17,7 @@ from tests.passkey_support import (
     ORIGIN,
     SoftAuthenticator,
     add_passkey,
+    confirm_add,
     options,
     post_assertion,
     use_passkey,
@@ -117,7 +118,8 @@ def test_an_app_user_sees_both_ways(app, client, ann, session, clock):
     password_step(client, "ann@example.com")
     response = submit_code(client, clock.code())
     assert response.status_code == 302, (response.status_code, response.get_data(as_text=True))
-    add_passkey(client, SoftAuthenticator())
+    clock.advance(seconds=30)  # the next code: the one used to sign in is spent
+    add_passkey(client, SoftAuthenticator(), proof={"code": clock.code()})
     assert len(session.exec(select(RecoveryCode)).all()) == 0  # MFA was already on
     client.post_form("/sign-out", token_from="/profile")
     password_step(client, "ann@example.com")
@@ -298,6 +300,7 @@ def test_a_credential_id_is_kept_once(client, ann, factory, session):
     client.post_form("/sign-out", token_from="/profile")
     # The same credential registered again, by Bob.
     sign_in(client, "bob@example.com")
+    confirm_add(client)
     registration = options(client, "/profile/passkeys/options", "/profile")
     created = authenticator.create(registration, again=authenticator.credentials[0])
     response = client.post_form("/profile/passkeys", {"credential": created}, token_from="/profile")
@@ -341,6 +344,7 @@ def test_deactivate_and_the_admin_reset_remove_every_passkey(app, client, ann, f
 
 def test_expired_challenges_are_deleted_by_the_retention_run(app, client, ann, session, clock):
     sign_in(client, "ann@example.com")
+    confirm_add(client)
     options(client, "/profile/passkeys/options", "/profile")
     assert len(session.exec(select(PasskeyChallenge)).all()) == 1
     clock.advance(minutes=5, seconds=1)

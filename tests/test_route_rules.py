@@ -18,6 +18,9 @@ PUBLIC, PENDING, SIGNED_IN, ADMIN = "public", "pending", "signed-in", "admin"
 PENDING_JSON = "pending-json"
 # A signed-in user's own object ({passkey} is "user"'s): anyone else finds nothing.
 OWN = "own"
+# A passkey ceremony's JSON route: signed in, and refused (403, a message the
+# script shows) without a fresh "Confirm it's you" (tests/test_passkey_step_up.py).
+STEP_UP_JSON = "step-up-json"
 # The SCIM API: a bearer token only; a browser's cookie, even an admin's, gets 401.
 BEARER = "bearer"
 
@@ -66,8 +69,9 @@ RULES = {
     "auth.passkey_step": (PENDING, "POST", "/sign-in/passkey"),
     "auth.passwordless_options": (PUBLIC, "POST", "/sign-in/with-passkey/options"),
     "auth.passwordless": (PUBLIC, "POST", "/sign-in/with-passkey"),
-    "passkeys.registration_options": (SIGNED_IN, "POST", "/profile/passkeys/options"),
-    "passkeys.add": (SIGNED_IN, "POST", "/profile/passkeys"),
+    "passkeys.registration_options": (STEP_UP_JSON, "POST", "/profile/passkeys/options"),
+    "passkeys.add": (STEP_UP_JSON, "POST", "/profile/passkeys"),
+    "passkeys.start": (SIGNED_IN, "GET", "/profile/passkeys/new"),
     "passkeys.rename": (OWN, "GET", "/profile/passkeys/{passkey}/rename"),
     "passkeys.remove": (OWN, "GET", "/profile/passkeys/{passkey}/remove"),
     "limits.unlock": (PUBLIC, "GET", "/sign-in/unlock/not-a-token"),
@@ -204,6 +208,8 @@ def expected(rule: str, visitor: str, template: str, response) -> bool:
         return status == 302 and location.startswith("/sign-in?next=")
     if rule == SIGNED_IN:
         return status not in (401, 403, 404)
+    if rule == STEP_UP_JSON:
+        return status == 403 and "error" in (response.get_json(silent=True) or {})
     if rule == OWN:
         return status == 404 if visitor != "user" else status not in (401, 403, 404)
     if visitor == "user":

@@ -49,8 +49,14 @@ def test_add_passkeys_remove_one_sign_in_with_password_and_passkey_then_passkey_
         browser_sign_in(page, "zoe@example.com", PASSWORD)
         expect(page.locator("#mfa-row")).to_contain_text("Not configured")
 
-        # The first passkey turns MFA on: recovery codes once, then its name.
+        # "Confirm it's you" first (the password: no MFA yet), then the ceremony.
         page.get_by_role("button", name="Add a passkey").click()
+        adding = page.get_by_role("dialog", name="Add a passkey")
+        adding.get_by_role("button", name="Continue").click()
+        adding.get_by_label("Password").fill(PASSWORD)
+        adding.get_by_role("button", name="Confirm").click()
+        # The first passkey turns MFA on: recovery codes once, then its name.
+        adding.get_by_role("button", name="Create passkey").click()
         dialog = page.get_by_role("dialog", name="Name your passkey")
         expect(dialog).to_be_visible()
         expect(
@@ -66,14 +72,15 @@ def test_add_passkeys_remove_one_sign_in_with_password_and_passkey_then_passkey_
         expect(methods(page).first).to_contain_text("Laptop")
         check_page(page, "My Profile with a passkey")
 
-        # The same authenticator again: the browser refuses (excludeCredentials).
+        # The same authenticator again (the proof still fresh): the browser refuses (excludeCredentials).
         page.get_by_role("button", name="Add a passkey").click()
+        page.get_by_role("dialog", name="Add a passkey").get_by_role("button", name="Create passkey").click()
         expect(page.get_by_text("This passkey is already added.")).to_be_visible()
 
         # A second passkey, on another authenticator.
         cdp.send("WebAuthn.removeVirtualAuthenticator", {"authenticatorId": first})
         cdp.send("WebAuthn.addVirtualAuthenticator", {"options": AUTHENTICATOR})
-        page.get_by_role("button", name="Add a passkey").click()
+        page.get_by_role("button", name="Create passkey").click()
         dialog = page.get_by_role("dialog", name="Name your passkey")
         # Free again: the first was renamed "Laptop".
         expect(dialog.get_by_label("Name")).to_have_value("Chrome on Linux")

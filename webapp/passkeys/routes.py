@@ -17,6 +17,8 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
+from webapp.auth.sessions import current_system
+from webapp.auth.step_up import is_fresh, offered_proofs, step_up_required
 from webapp.dialogs import close_dialog, render_dialog
 from webapp.extensions import db
 from webapp.htmx import wants_fragment
@@ -61,12 +63,45 @@ def own_passkey(passkey_id: int) -> Passkey:
     return passkey
 
 
+# What the ceremony's JSON routes answer without a fresh proof (the script shows it).
+PROOF_NEEDED = "Confirm it's you first: choose “Add a passkey” again."
+
+
+def needs_proof(**_view_kwargs) -> bool:
+    """A proof is asked of every user the step-up can ask one of: a user with
+    no method yet whose firm requires MFA (forced enrolment) has none to give,
+    and enrols on the sign-in alone, as with the app's setup."""
+    return bool(offered_proofs(me(), current_system()))
+
+
+def refused_without_proof():
+    """The JSON routes cannot show "Confirm it's you": without a fresh proof
+    they refuse (the HTML route that opens the flow asks for it)."""
+    if needs_proof() and not is_fresh(db.session, me(), utcnow()):
+        response = jsonify(error=PROOF_NEEDED)
+        response.status_code = 403
+        return response
+    return None
+
+
+@bp.route("/profile/passkeys/new", methods=["GET", "POST"])
+@login_required
+@step_up_required(when=needs_proof)
+def start():
+    """ "Add a passkey": a dialog that runs the ceremony once this session has
+    a fresh proof; until then it leads to "Confirm it's you" (its POST)."""
+    ready = request.method == "POST" or refused_without_proof() is None
+    return render_dialog("passkeys/new.html", DIALOG, ready=ready)
+
+
 @bp.route("/profile/passkeys/options", methods=["POST"])
 @login_required
 @limit_per_user("passkey_options")
 def registration_options():
     """The options of "Add a passkey"'s ceremony, as JSON for the browser."""
-    # step-up: a fresh proof before a passkey is added (webapp/auth/step_up.py, once on main).
+    refusal = refused_without_proof()
+    if refusal is not None:
+        return refusal
     return jsonify(services.registration_options(db.session, me(), utcnow()))
 
 
@@ -75,7 +110,9 @@ def registration_options():
 def add():
     """The browser's new passkey: kept, then named (and, if it turned MFA on,
     the recovery codes shown once)."""
-    # step-up: as for the options above.
+    refusal = refused_without_proof()
+    if refusal is not None:
+        return refusal
     form = CeremonyForm()
     added, error = None, None
     if form.validate_on_submit():
@@ -117,6 +154,8 @@ def rename(passkey_id: int):
 
 @bp.route("/profile/passkeys/<int:passkey_id>/remove", methods=["GET", "POST"])
 @login_required
+# Another user's passkey: a 404 from the view, not a prompt.
+@step_up_required(when=lambda passkey_id: services.passkey_of(db.session, me(), passkey_id) is not None)
 def remove(passkey_id: int):
     """Remove a passkey; the last method goes through "Deactivate" (its proof,
     and refused while the firm requires MFA)."""
@@ -124,7 +163,6 @@ def remove(passkey_id: int):
     if services.is_last_method(db.session, me()):
         return redirect(url_for("mfa.deactivate"))
     if request.method == "POST":  # CSRF checked for every POST (CSRFProtect)
-        # step-up: a fresh proof before a passkey is removed.
         services.remove(db.session, me(), passkey, utcnow())
         return done(f"Passkey “{passkey.name}” removed.")
     return render_dialog("passkeys/remove.html", DIALOG, passkey=passkey)
