@@ -113,7 +113,7 @@ def seed_firmguard(work: Path, *, users: int, admins: int = 0, without_mfa: int 
 
 def firmguard_server(work: Path, *, rate_limited: bool, workers: int = GUNICORN_WORKERS) -> Server:
     label = "rate-limited" if rate_limited else "unthrottled"
-    return Server(
+    server = Server(
         f"{FIRMGUARD} ({label})",
         firmguard_python(),
         "wsgi:app",
@@ -122,6 +122,9 @@ def firmguard_server(work: Path, *, rate_limited: bool, workers: int = GUNICORN_
         log=work / f"firmguard-{label}.log",
         workers=workers,
     )
+    # Its own address is the passkeys' origin and relying party (README, "Passkeys").
+    server._env["BASE_URL"] = server.base_url
+    return server
 
 
 def firmguard_app(server: Server) -> AppUnderTest:

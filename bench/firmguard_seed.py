@@ -19,12 +19,14 @@ import pyotp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from alembic import command as alembic_command  # noqa: E402
+from passkey_keys import cose_public_key, credential_of  # noqa: E402
 
 from webapp import accounts, create_app  # noqa: E402
 from webapp.cli import alembic_config  # noqa: E402
 from webapp.crypto import encrypt_secret, hash_password  # noqa: E402
 from webapp.extensions import db  # noqa: E402
 from webapp.models import Role, TotpCredential, User, utcnow  # noqa: E402
+from webapp.passkeys.models import Passkey  # noqa: E402
 
 FIRST_NAMES = ["Aroha", "Zoë", "José", "Mere", "Liam", "Siobhán", "Priya", "Tane", "Ana", "Ben"]
 LAST_NAMES = ["Ngata", "Brown", "Álvarez", "Tūhoe", "Chen", "O'Leary", "Patel", "Smith"]
@@ -60,6 +62,7 @@ def seed(users: int, admins: int, without_mfa: int, password: str) -> dict:
                 user.mfa_enabled = True
                 user.mfa_enabled_at = now
                 user.mfa_app = True
+                user.passkey_count = 1
             session.add(user)
             session.flush()
             if secret:
@@ -69,6 +72,19 @@ def seed(users: int, admins: int, without_mfa: int, password: str) -> dict:
                         secret_encrypted=encrypt_secret(secret),
                         confirmed_at=now,
                         last_used_step=0,
+                    )
+                )
+                # And a passkey (for "Sign in with a passkey"), its key derived from
+                # the email by bench/passkey_keys.py on both sides.
+                credential_id, user_handle, key = credential_of(user.email)
+                session.add(
+                    Passkey(
+                        user_id=user.id,
+                        credential_id=credential_id,
+                        public_key=cose_public_key(key),
+                        user_handle=user_handle,
+                        name="Bench key",
+                        user_verified=True,
                     )
                 )
             seeded.append({"email": user.email, "role": user.role, "secret": secret})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from urllib.parse import urljoin
@@ -19,6 +20,7 @@ from common import (
 )
 
 SIGN_IN_STEPS = ("sign-in form", "password", "code page", "code", "protected page")
+PASSKEY_STEPS = ("sign-in form", "passkey options", "passkey", "protected page")
 
 
 class FlowError(Exception):
@@ -127,6 +129,44 @@ def sign_in_with_code(
     user.last_step = step
     if response.status_code not in (302, 303):
         raise FlowError("code", response, "code refused")
+    protected = timed(
+        timings, "protected page", http.get, app.url(app.protected_path), allow_redirects=False
+    )
+    if protected.status_code != 200:
+        raise FlowError("protected page", protected)
+
+
+def sign_in_with_passkey(
+    http: requests.Session, app: AppUnderTest, user: BenchUser, timings: dict | None = None
+) -> None:
+    """Firmguard's "Sign in with a passkey", as static/js/passkeys.js does it:
+    the options (a challenge for this browser), the assertion, the protected page."""
+    from passkey_keys import assertion
+
+    page = timed(timings, "sign-in form", http.get, app.url(app.sign_in_path))
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    if page.status_code != 200 or token is None:
+        raise FlowError("sign-in form", page, "no CSRF token")
+    options = timed(
+        timings,
+        "passkey options",
+        http.post,
+        app.url("/sign-in/with-passkey/options"),
+        headers={"X-CSRFToken": token.group(1)},
+    )
+    if options.status_code != 200:
+        raise FlowError("passkey options", options)
+    signed = assertion(user.email, options.json(), app.base_url.rstrip("/"))
+    response = timed(
+        timings,
+        "passkey",
+        http.post,
+        app.url("/sign-in/with-passkey"),
+        data={"csrf_token": token.group(1), "credential": signed},
+        allow_redirects=False,
+    )
+    if response.status_code not in (302, 303):
+        raise FlowError("passkey", response, "assertion refused")
     protected = timed(
         timings, "protected page", http.get, app.url(app.protected_path), allow_redirects=False
     )

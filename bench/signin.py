@@ -53,9 +53,11 @@ from common import (
     write_json,
 )
 from flows import (
+    PASSKEY_STEPS,
     SIGN_IN_STEPS,
     FlowError,
     sign_in_with_code,
+    sign_in_with_passkey,
 )
 from signin_probes import probes
 from signin_report import table, verdicts
@@ -265,6 +267,41 @@ def firmguard_commit() -> str:
         return "unknown"
 
 
+def passwordless(app: AppUnderTest, pool: UserPool, count: int) -> dict:
+    """Firmguard alone: `count` sign-ins with a passkey (no password, no code)
+    in turn with `count` with password + code, on the same server and users,
+    so the two whole sign-ins compare within one run."""
+    flows = {
+        "passkey": (sign_in_with_passkey, PASSKEY_STEPS),
+        "password + code": (sign_in_with_code, SIGN_IN_STEPS),
+    }
+    steps = {
+        name: {step: [] for step in (*names, "whole sign-in")} for name, (_, names) in flows.items()
+    }
+    errors: list[str] = []
+    for _ in range(count):
+        for name, (flow, _) in flows.items():
+            user = pool.take()
+            timings: dict[str, float] = {}
+            try:
+                flow(requests.Session(), app, user, timings)
+            except (FlowError, requests.RequestException) as error:
+                errors.append(f"{name}: {error}")
+                continue
+            finally:
+                pool.give_back(user)
+            for step, ms in timings.items():
+                steps[name][step].append(ms)
+            steps[name]["whole sign-in"].append(sum(timings.values()))
+    return {
+        "steps": {
+            name: {step: summary(v) for step, v in by_step.items()}
+            for name, by_step in steps.items()
+        },
+        "errors": errors,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=240, help="users seeded in each app")
@@ -314,6 +351,11 @@ def main() -> None:
                 flush=True,
             )
             results["throughput"] = throughput(apps, pools, args.threads, args.seconds, args.rounds)
+            print(
+                f"Passwordless: {args.sequential} passkey sign-ins beside password + code …",
+                flush=True,
+            )
+            results["passwordless"] = passwordless(apps[0], pools[FIRMGUARD], args.sequential)
         with firmguard_server(work, rate_limited=True) as firmguard:
             print("Probes …", flush=True)
             results["probes"] = {
@@ -325,6 +367,14 @@ def main() -> None:
     write_json(args.out, results)
     print()
     print(table(results))
+    whole = {
+        name: steps["whole sign-in"] for name, steps in results["passwordless"]["steps"].items()
+    }
+    print(
+        "\nFirmguard, whole sign-in p50 / p95 (ms), in turn on one server: "
+        + "; ".join(f"{name} {w['p50']:.1f} / {w['p95']:.1f}" for name, w in whole.items())
+        + f"; errors {len(results['passwordless']['errors'])}"
+    )
     print()
     for name, ok in results["verdicts"].items():
         print(f"{'PASS' if ok else 'FAIL'}  {name.replace('_', ' ')}")
