@@ -6,12 +6,14 @@ nobody can add a page and forget who may reach it.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from sqlmodel import select
 
 from tests.conftest import sign_in
 from tests.scim_support import make_token
-from webapp.models import BrowserSession, ListView, Passkey, ScimToken
+from webapp.models import BrowserSession, ListView, Passkey, ScimToken, UserImport
 
 PUBLIC, PENDING, SIGNED_IN, ADMIN = "public", "pending", "signed-in", "admin"
 # A JSON route of the code step: no password step in progress, a 409 the script shows.
@@ -47,6 +49,9 @@ RULES = {
     "admin.add_user": (ADMIN, "GET", "/admin/users/new"),
     "admin.resend_invitation": (ADMIN, "POST", "/admin/users/{user}/invitation/resend"),
     "admin.revoke_invitation": (ADMIN, "POST", "/admin/users/{user}/invitation/revoke"),
+    "admin.import_users": (ADMIN, "GET", "/admin/users/import"),
+    "admin.import_template": (ADMIN, "GET", "/admin/users/import/template.csv"),
+    "admin.send_invitations": (ADMIN, "POST", "/admin/users/import/{user_import}/send"),
     "admin.save_view": (ADMIN, "POST", "/admin/views"),
     "admin.rename_view": (ADMIN, "POST", "/admin/views/{view}/rename"),
     "admin.delete_view": (ADMIN, "POST", "/admin/views/{view}/delete"),
@@ -112,6 +117,7 @@ RULES = {
 EXTRA = [
     ("admin.edit_user", ADMIN, "GET", "/admin/users/{user}"),
     ("admin.add_user", ADMIN, "POST", "/admin/users/new"),
+    ("admin.import_users", ADMIN, "POST", "/admin/users/import"),
     ("mfa.deactivate", SIGNED_IN, "POST", "/profile/mfa/deactivate"),
     ("mfa.recovery_codes", SIGNED_IN, "POST", "/profile/mfa/recovery-codes"),
     ("auth.verify", PENDING, "POST", "/sign-in/verify"),
@@ -152,7 +158,13 @@ def firm(app, factory, session):
         for number in (1, 2)
     ]
     browser_session = BrowserSession(user_id=users["user"].id, session_version=1)
-    session.add_all([view, *passkeys, browser_session])
+    user_import = UserImport(
+        system_id=system_a.id,
+        admin_id=users["admin"].id,
+        rows=[["new@a.example", "New", "user"]],
+        expires_at=datetime.now(UTC) + timedelta(hours=1),
+    )
+    session.add_all([view, *passkeys, browser_session, user_import])
     session.commit()
     secret = make_token(app, system_a)
     token = session.exec(select(ScimToken)).one()
@@ -163,6 +175,7 @@ def firm(app, factory, session):
         "token": token.id,
         "schema": "urn:ietf:params:scim:schemas:core:2.0:User",
         "browser_session": browser_session.id,
+        "user_import": user_import.id,
     }
     return {"users": users, "objects": objects, "secret": secret}
 

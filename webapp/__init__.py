@@ -53,12 +53,17 @@ def register_logging(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     """Bind the extension objects of `webapp.extensions` to `app`."""
-    from webapp import delivery  # noqa: F401  (its hook sends what a commit queued)
+    from webapp import (
+        delivery,  # noqa: F401  (its hook sends what a commit queued)
+        security,
+    )
     from webapp.celery_app import celery_init_app
     from webapp.extensions import csrf, db, htmx, login_manager
     from webapp.limits import policy as limits
 
     db.init_app(app)
+    # First of the hooks: CSRFProtect reads the form, and so the body, next.
+    app.before_request(security.allow_uploads)
     csrf.init_app(app)
     htmx.init_app(app)
     limits.init_app(app)
@@ -72,7 +77,11 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """One blueprint per area."""
-    from webapp.admin import invite_routes, security_routes  # noqa: F401  (admin_bp's routes)
+    from webapp.admin import (  # noqa: F401  (admin_bp's routes)
+        import_routes,
+        invite_routes,
+        security_routes,
+    )
     from webapp.admin.reminders import bp as reminders_bp
     from webapp.admin.routes import bp as admin_bp
     from webapp.admin.scim import bp as scim_admin_bp
@@ -125,9 +134,7 @@ def register_template_filters(app: Flask) -> None:
     app.add_template_global(wants_fragment, "is_fragment")
     app.add_template_global(lambda user: lock_of(user, utcnow()), "sign_in_lock")
     app.add_template_global(
-        lambda user: live_sessions(
-            db.session, user, utcnow(), app.config, current_session_id()
-        ),
+        lambda user: live_sessions(db.session, user, utcnow(), app.config, current_session_id()),
         "live_sessions",
     )
 

@@ -17,6 +17,7 @@ from sqlalchemy.ext.hybrid import hybrid_property
 from sqlmodel import Field, SQLModel
 
 from webapp import user_search
+from webapp.admin.models import UserImport
 from webapp.adoption.models import AdoptionSnapshot, SnapshotSource
 from webapp.auth.models import StepUpProof
 from webapp.browser_sessions.models import BrowserSession, SignInOrigin
@@ -63,6 +64,7 @@ __all__ = [
     "SsoConfig",
     "SsoDomain",
     "StepUpProof",
+    "UserImport",
     "UTCDateTime",
     "utc_column",
     "utcnow",
@@ -130,10 +132,9 @@ class System(SQLModel, table=True):
         )
 
 
-# The admin list's indexes (README, "Filter performance"), each
-# `(system_id, *columns, id)`: one per sort, in the sort's order
-# (`admin.user_list.SORTS`: ties by name, i.e.
-# search_key, then id), and one per filter combination a search may walk. So
+# The admin list's indexes (README, "Filter performance"), each `(system_id,
+# *columns, id)`: one per sort, in the sort's order (`admin.user_list.SORTS`:
+# ties by name, i.e. search_key, then id), and one per filter combination a search may walk. So
 # an index yields exactly the list's ORDER BY; PostgreSQL reads ids and keys
 # from the index alone; and as every one holds search_key, SQLite tests a search
 # on the index and reads the matching rows only.

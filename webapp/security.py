@@ -51,6 +51,19 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
+# Bodies over MAX_CONTENT_LENGTH (64 KB) are let in only where a file is
+# uploaded: endpoint → bytes. Twice the file's own limit, so a file a little
+# too big gets the form's clear message rather than a bare 413.
+UPLOAD_LIMITS = {"admin.import_users": 2 * 2 * 1024 * 1024}
+
+
+def allow_uploads() -> None:
+    """Raise the body limit for the upload endpoints (before anything reads the form)."""
+    limit = UPLOAD_LIMITS.get(request.endpoint or "")
+    if limit is not None:
+        request.max_content_length = limit
+
+
 def reject_nul_characters() -> None:
     """Refuse any query or form value holding a NUL character: no input needs
     one, and PostgreSQL cannot store it (the query would fail with a 500).

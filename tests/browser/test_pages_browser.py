@@ -269,3 +269,36 @@ def test_the_adoption_panel_and_its_reminders(site, site_page, clock):
     panel.get_by_role("link", name="Users without MFA").click()
     expect(page).to_have_url(re.compile(r"/admin/users\?mfa=off&active=yes"))
     expect(page.get_by_role("row", name=people["jose"].display_name)).to_have_count(0)
+
+
+def test_import_users_preview_and_send(site, site_page, clock):
+    """Import users in the browser: the upload page, the preview (a wide table
+    that must still fit a phone), "Send invitations", "Confirm it's you" as a
+    page, and the invited people in the list."""
+    firm, people = make_firm(site)
+    new_one, new_two = site.unique("tama@harbour.example"), site.unique("kiri@harbour.example")
+    csv = (
+        "email,display name,role\n"
+        f"{new_one},Tama Ngata,User\n"
+        f"{new_two},Kiri Te Kanawa-Whakaaturanga,Admin\n"
+        f"{people['zoe'].email},Zoë Brown,User\n"
+        "not an email,Somebody,User\n"
+    )
+    page = site_page
+    sign_in_with_code(page, clock, people["admin"].email)
+    page.goto("/admin/users")
+    page.get_by_role("link", name="Import users").click()
+    check_page(page, "Import users")
+    page.get_by_label("CSV file").set_input_files(
+        files=[{"name": "people.csv", "mimeType": "text/csv", "buffer": csv.encode()}]
+    )
+    page.get_by_role("button", name="Preview").click()
+    expect(page.locator("#import-summary")).to_have_text("4 rows: 2 new, 1 already exists, 1 invalid.")
+    expect(page.get_by_role("row", name=re.compile("Kiri Te Kanawa"))).to_contain_text("New")
+    check_page(page, "Import users preview")
+    page.get_by_role("button", name="Send invitations").click()
+    page.get_by_label("Authentication code").fill(clock.code(SECRET))
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_text("Invitations sent to 2 people.")).to_be_visible()
+    page.get_by_label("Search users").fill("Kiri")
+    expect(page.get_by_role("row", name=re.compile("Kiri Te Kanawa"))).to_contain_text("Invited")

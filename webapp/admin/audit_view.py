@@ -50,6 +50,7 @@ ACTION_LABELS: dict[str, str] = {
     Action.PASSWORD_CHANGED: "Password changed",
     Action.USER_UPDATED: "User changed",
     Action.USER_INVITED: "User invited",
+    Action.USERS_IMPORTED: "Users imported from a file",
     Action.INVITATION_RESENT: "Invitation sent again",
     Action.INVITATION_REVOKED: "Invitation revoked",
     Action.SYSTEM_UPDATED: "Country or accounting changed",
@@ -189,6 +190,11 @@ def event_details(details: dict, timezone: str) -> list[str]:
         ),
         "users_with_deadline": lambda value: [f"{_plural(value, 'user')} given a deadline"],
         "users": lambda value: [f"{_plural(value, 'user')} emailed"],
+        "imported": lambda value: ["from an imported file"] if value else [],
+        "invited": lambda value: [f"{_plural(value, 'invitation')} sent"],
+        "skipped": lambda value: (
+            [f"{_plural(value, 'row')} skipped (email taken meanwhile)"] if value else []
+        ),
         "method": lambda value: [PROOF_WORDS.get(value, f"with {value}")],
         "path": lambda value: [f"for {value}"],
         "compliance_required": lambda value: [

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
     BooleanField,
     HiddenField,
@@ -112,6 +113,16 @@ class AddUserForm(FlaskForm):
         validators=[InputRequired("Enter a name."), Length(max=200), single_line],
     )
     role = SelectField("Role", choices={Role.USER.value: "User", Role.ADMIN.value: "Admin"})
+
+
+class ImportUsersForm(FlaskForm):
+    file = FileField(
+        "CSV file",
+        validators=[
+            FileRequired("Choose a CSV file."),
+            FileAllowed(["csv", "txt"], "Choose a .csv file."),
+        ],
+    )
 
 
 class EnforcementForm(FlaskForm):

@@ -21,7 +21,7 @@ from webapp import audit, outbox
 from webapp.accounts import NAME_CONTROL_CHARACTERS, FieldError, valid_email
 from webapp.audit import Action
 from webapp.auth.services import find_user_by_email, normalize_email
-from webapp.crypto import hash_password, new_token, token_hash
+from webapp.crypto import NO_PASSWORD, token_hash
 from webapp.models import Role, System, User
 from webapp.passwords import tokens
 from webapp.passwords.tokens import Purpose
@@ -32,7 +32,7 @@ EMAIL_TAKEN = "That email is already used by another account. Use another email.
 EMAIL_CONTROL_CHARACTERS = "The email must not hold control characters (line breaks, tabs …)."
 
 
-def checked_fields(session: Session, email: str, display_name: str, role: str):
+def normalised_fields(email: str, display_name: str, role: str) -> tuple[str, str, str]:
     """The normalised (email, name, role), or `FieldError` for the first refused field."""
     if has_control_characters(email):
         raise FieldError("email", EMAIL_CONTROL_CHARACTERS)
@@ -46,10 +46,32 @@ def checked_fields(session: Session, email: str, display_name: str, role: str):
         raise FieldError("display_name", "The name must be 1 to 200 characters.")
     if role not in {member.value for member in Role}:
         raise FieldError("role", "Choose a role.")
+    return email, name, role
+
+
+def checked_fields(session: Session, email: str, display_name: str, role: str):
+    """`normalised_fields`, and the email is nobody's yet."""
+    email, name, role = normalised_fields(email, display_name, role)
     if find_user_by_email(session, email) is not None:
         # Unique across all firms; which firm holds it is not said.
         raise FieldError("email", EMAIL_TAKEN)
     return email, name, role
+
+
+def new_invited_user(system_id: int, email: str, name: str, role: str, now: datetime) -> User:
+    """The user an invitation makes (to add): not active until they set a
+    password, and until then no password matches theirs."""
+    user = User(
+        system_id=system_id,
+        email=email,
+        display_name=name,
+        role=role,
+        active=False,
+        invited_at=now,
+        password_hash=NO_PASSWORD,
+    )
+    user.refresh_search_key()
+    return user
 
 
 def invite(
@@ -57,17 +79,7 @@ def invite(
 ) -> User:
     """Create the invited user in the admin's firm and email the invitation."""
     email, name, role = checked_fields(session, email, display_name, role)
-    user = User(
-        system_id=admin.system_id,
-        email=email,
-        display_name=name,
-        role=role,
-        active=False,
-        invited_at=now,
-        # No password until they set one: a random secret nobody knows.
-        password_hash=hash_password(new_token()),
-    )
-    user.refresh_search_key()
+    user = new_invited_user(admin.system_id, email, name, role, now)
     try:
         # Two admins adding the same email at once: the unique index decides,
         # and the one that lost is told as if it had been taken before.
@@ -85,16 +97,24 @@ def send(session: Session, admin: User, user: User, now: datetime) -> None:
     """A new invitation link for `user` (any older one is used up), by email."""
     token = tokens.issue(session, user, Purpose.INVITATION, INVITATION_TTL, now)
     system = session.get(System, user.system_id)
-    outbox.queue_email(
-        session,
+    outbox.insert_rows(session, [invitation_email(system, admin.display_name, user, token, now)])
+
+
+def invitation_email(
+    system: System, admin_name: str, user: User, token: str, now: datetime
+) -> dict:
+    """The outbox row of the email that carries `token` to `user`."""
+    return outbox.email_row_values(
         kind="invitation",
         recipient=user.email,
-        subject=f"{admin.display_name} invited you to Firmguard",
+        subject=f"{admin_name} invited you to Firmguard",
         template="invitation",
         dedupe_key=f"invitation:{token_hash(token)[:32]}",
-        system_id=user.system_id,
+        system_id=system.id,
+        timezone=system.timezone,
+        firm_name=system.name,
         user=user,
-        admin_name=admin.display_name,
+        admin_name=admin_name,
         system_name=system.name,
         expires_at=now + INVITATION_TTL,
         days=INVITATION_TTL.days,

@@ -51,7 +51,9 @@ def add_user():
                 return response
             return redirect(url_for("admin.users"))
     status = 422 if request.method == "POST" else 200
-    return render_dialog("admin/add_user.html", "add-user", status=status, section="users", form=form)
+    return render_dialog(
+        "admin/add_user.html", "add-user", status=status, section="users", form=form
+    )
 
 
 def row_of(user) -> str:
@@ -88,7 +90,9 @@ def invitation_change(user_id: int, change, done: str):
 @step_up_required(when=own_user)
 def resend_invitation(user_id: int):
     return invitation_change(
-        user_id, invitations.resend, "A new invitation was sent to {email}; the old link no longer works."
+        user_id,
+        invitations.resend,
+        "A new invitation was sent to {email}; the old link no longer works.",
     )
 
 

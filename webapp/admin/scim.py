@@ -49,7 +49,9 @@ def own_live_token(view):
 
     @wraps(view)
     def wrapped(token_id: int):
-        if not any(token.id == token_id for token in tokens.tokens_of(db.session, current_user.system_id)):
+        if not any(
+            token.id == token_id for token in tokens.tokens_of(db.session, current_user.system_id)
+        ):
             abort(404)
         return view(token_id)
 

@@ -86,7 +86,9 @@ def heads_up():
         )
         rule = security_settings.heads_up_rule(db.session, current_user.system_id)
         try:
-            security_settings.update_heads_up(db.session, admin=current_user, rule=rule, settings=settings)
+            security_settings.update_heads_up(
+                db.session, admin=current_user, rule=rule, settings=settings
+            )
         except FieldError as error:
             getattr(form, error.field).errors = [str(error)]
         else:

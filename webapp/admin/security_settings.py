@@ -57,9 +57,7 @@ def set_enforcement(
         system.mfa_grace_days = grace_days
         deadline = max(now, system.mfa_required_since + timedelta(days=grace_days))
         affected = session.execute(
-            sa.update(User)
-            .where(in_system, User.active_without_mfa)
-            .values(mfa_deadline=deadline)
+            sa.update(User).where(in_system, User.active_without_mfa).values(mfa_deadline=deadline)
         ).rowcount
     else:
         system.mfa_required_since = None

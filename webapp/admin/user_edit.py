@@ -107,9 +107,7 @@ def update_user(
             "terms of use”. Nothing was changed.",
         )
     before = {"display_name": user.display_name, "role": user.role, "active": user.active}
-    losing_admin = (
-        user.active_admin and (changes.role != Role.ADMIN.value or not changes.active)
-    )
+    losing_admin = user.active_admin and (changes.role != Role.ADMIN.value or not changes.active)
     if losing_admin and not stop_being_admin(session, user, changes.role, changes.active):
         raise FieldError(
             "role" if changes.role != Role.ADMIN.value else "active",

@@ -35,17 +35,23 @@ def invited(user: User) -> bool:
 def issue(session: Session, user: User, purpose: Purpose, ttl: timedelta, now: datetime) -> str:
     """A new link for `user`; every older live one of the same purpose is used up."""
     use_up(session, user, now, purpose)
-    token = new_token()
-    session.add(
-        PasswordToken(
-            token_hash=token_hash(token),
-            user_id=user.id,
-            purpose=purpose.value,
-            expires_at=now + ttl,
-            created_at=now,
-        )
-    )
+    row, token = new_link(user, purpose, ttl, now)
+    session.add(row)
     return token
+
+
+def new_link(user: User, purpose: Purpose, ttl: timedelta, now: datetime) -> tuple[PasswordToken, str]:
+    """A link's row (to add) and its token (to email), for a user with no live
+    link of that purpose yet (one just created: nothing to use up)."""
+    token = new_token()
+    row = PasswordToken(
+        token_hash=token_hash(token),
+        user_id=user.id,
+        purpose=purpose.value,
+        expires_at=now + ttl,
+        created_at=now,
+    )
+    return row, token
 
 
 def use_up(session: Session, user: User, now: datetime, purpose: Purpose | None = None) -> None:

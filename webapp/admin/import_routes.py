@@ -1,0 +1,88 @@
+"""Users & permissions → "Import users": upload a CSV, see what each row would
+do, then "Send invitations". Plain pages and forms (they work without
+JavaScript). Thin: the logic is in `webapp.admin.user_import`. Sending needs a
+fresh "Confirm it's you", as every other admin change.
+"""
+
+from __future__ import annotations
+
+from flask import Response, abort, flash, redirect, request, url_for
+from flask_login import current_user
+
+from webapp.accounts import FieldError
+from webapp.admin import user_import
+from webapp.admin.forms import ImportUsersForm
+from webapp.admin.routes import bp
+from webapp.auth.decorators import admin_required
+from webapp.auth.step_up import step_up_required
+from webapp.extensions import db
+from webapp.htmx import render_page
+from webapp.models import utcnow
+
+TEMPLATE_CSV = "email,display name,role\nnia.ngata@yourfirm.example,Nia Ngata,User\n"
+
+
+@bp.route("/users/import", methods=["GET", "POST"])
+@admin_required
+def import_users():
+    form = ImportUsersForm()
+    if form.validate_on_submit():
+        try:
+            found = user_import.preview(db.session, form.file.data.stream)
+        except FieldError as error:
+            form.file.errors = [str(error)]
+        else:
+            kept = user_import.keep(db.session, current_user, found, utcnow())
+            return render_page(
+                "admin/import_users.html",
+                section="users",
+                found=found,
+                kept=kept,
+                Result=user_import.Result,
+                max_rows=user_import.MAX_ROWS,
+            )
+    status = 422 if request.method == "POST" else 200
+    return render_page(
+        "admin/import_users.html",
+        status=status,
+        section="users",
+        form=form,
+        max_rows=user_import.MAX_ROWS,
+    )
+
+
+@bp.route("/users/import/template.csv")
+@admin_required
+def import_template():
+    return Response(
+        TEMPLATE_CSV,
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="firmguard-users.csv"'},
+    )
+
+
+def own_unsent_import(import_id: int) -> bool:
+    """Another firm's import is not found (404, before any step-up); a sent or
+    expired one is answered by the view without asking for a proof."""
+    return user_import.kept_import(db.session, current_user, import_id, utcnow()) is not None
+
+
+@bp.route("/users/import/<int:import_id>/send", methods=["POST"])
+@admin_required
+@step_up_required(when=own_unsent_import)
+def send_invitations(import_id: int):
+    if user_import.firm_import(db.session, current_user, import_id) is None:
+        abort(404)
+    try:
+        sent = user_import.send(db.session, current_user, import_id, utcnow())
+    except FieldError as error:
+        flash(str(error), "error")
+        return redirect(url_for("admin.import_users"))
+    message = f"Invitations sent to {sent.invited:,} {'person' if sent.invited == 1 else 'people'}."
+    if sent.skipped:
+        message += (
+            f" {len(sent.skipped):,} skipped: someone was given their email since the preview"
+            f" ({', '.join(sent.skipped[:5])}{' …' if len(sent.skipped) > 5 else ''})."
+        )
+    flash(message, "info")
+    return redirect(url_for("admin.users"))
