@@ -89,6 +89,7 @@ RULES = {
     "passwords.change": (SIGNED_IN, "GET", "/profile/password"),
     "scim_admin.create_token": (ADMIN, "POST", "/admin/security/scim/tokens"),
     "scim_admin.revoke_token": (ADMIN, "POST", "/admin/security/scim/tokens/{token}/revoke"),
+    "scim_admin.save_invitations": (ADMIN, "POST", "/admin/security/scim/invitations"),
     "scim.list_users": (BEARER, "GET", "/scim/v2/Users"),
     "scim.search_users": (BEARER, "POST", "/scim/v2/Users/.search"),
     "scim.create_user": (BEARER, "POST", "/scim/v2/Users"),

@@ -64,6 +64,7 @@ class Action(StrEnum):
     # Provisioning (SCIM): a change a token made names the token (`scim_token`).
     SCIM_TOKEN_CREATED = "scim.token_created"  # noqa: S105 (an action name)
     SCIM_TOKEN_REVOKED = "scim.token_revoked"  # noqa: S105 (an action name)
+    SCIM_INVITATIONS_CHANGED = "scim.invitations_changed"  # an admin's "Email an invitation …"
     SCIM_USER_CREATED = "scim.user_created"
     SCIM_USER_UPDATED = "scim.user_updated"
     SCIM_USER_DELETED = "scim.user_deleted"

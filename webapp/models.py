@@ -112,6 +112,7 @@ class System(SQLModel, table=True):
     # When enforcement was switched on and how many days users then had to enrol.
     mfa_required_since: datetime | None = Field(default=None, sa_column=utc_column())
     mfa_grace_days: int = Field(default=0)
+    scim_invitations: bool = Field(default=False)  # SCIM-created users are invited by email
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
 
     @hybrid_property
@@ -132,12 +133,11 @@ class System(SQLModel, table=True):
         )
 
 
-# The admin list's indexes (README, "Filter performance"), each `(system_id,
-# *columns, id)`: one per sort, in the sort's order (`admin.user_list.SORTS`:
-# ties by name, i.e. search_key, then id), and one per filter combination a search may walk. So
-# an index yields exactly the list's ORDER BY; PostgreSQL reads ids and keys
-# from the index alone; and as every one holds search_key, SQLite tests a search
-# on the index and reads the matching rows only.
+# The admin list's indexes (README, "Filter performance"), each `(system_id, *columns,
+# id)`: one per sort, in its order (`admin.user_list.SORTS`: ties by name, i.e.
+# search_key, then id), and one per filter combination a search may walk. So an index
+# yields exactly the list's ORDER BY; PostgreSQL reads ids and keys from the index
+# alone; and as every one holds search_key, SQLite tests a search on it, reading matches only.
 USER_LIST_INDEXES = {
     "ix_users_system_search": ("search_key",),
     "ix_users_system_email": ("email", "search_key"),

@@ -58,6 +58,7 @@ ACTION_LABELS: dict[str, str] = {
     Action.STEP_UP: "Confirmed it's you (step-up)",
     Action.SCIM_TOKEN_CREATED: "SCIM token created",
     Action.SCIM_TOKEN_REVOKED: "SCIM token revoked",
+    Action.SCIM_INVITATIONS_CHANGED: "SCIM invitation emails changed",
     Action.SCIM_USER_CREATED: "User provisioned (SCIM)",
     Action.SCIM_USER_UPDATED: "User changed (SCIM)",
     Action.SCIM_USER_DELETED: "User deprovisioned (SCIM)",
@@ -166,6 +167,12 @@ def event_details(details: dict, timezone: str) -> list[str]:
         "step": lambda value: [],  # a TOTP time-step number: nothing a person reads
         "changes": _changes,
         "scim_token": lambda value: [f"token “{value}”"],
+        "invited": lambda value: ["invitation emailed"] if value else [],
+        "send_invitations": lambda value: [
+            "users the identity provider adds get an invitation email"
+            if value
+            else "users the identity provider adds get no invitation email"
+        ],
         "reason": lambda value: [REASONS.get(value, value)],
         "way": lambda value: [f"with a {value}"],
         "had_app": lambda value: ["the app removed"] if value else [],

@@ -1,7 +1,8 @@
-"""Security settings → "Provisioning (SCIM)": "Create token" (shown once) and
-"Revoke". Thin: the logic is in `webapp.scim.tokens`.
+"""Security settings → "Provisioning (SCIM)": "Create token" (shown once),
+"Revoke", and whether users the identity provider adds get an invitation email.
+Thin: the logic is in `webapp.scim.tokens` and `webapp.scim.section`.
 
-Both change the firm's security settings, so each needs a fresh "Confirm it's
+Each changes the firm's security settings, so each needs a fresh "Confirm it's
 you" (`step_up_required`, README "Step-up").
 """
 
@@ -20,7 +21,7 @@ from webapp.auth.step_up import step_up_required
 from webapp.extensions import db
 from webapp.models import utcnow
 from webapp.scim import tokens
-from webapp.scim.section import CreateTokenForm
+from webapp.scim.section import CreateTokenForm, InvitationsForm, set_invitations
 
 bp = Blueprint("scim_admin", __name__, url_prefix="/admin/security/scim")
 
@@ -67,4 +68,22 @@ def revoke_token(token_id: int):
     if token is None:
         abort(404)
     flash(f"Revoked the SCIM token “{token.name}”: it no longer works.", "info")
+    return redirect(url_for("admin.security") + "#scim")
+
+
+@bp.route("/invitations", methods=["POST"])
+@admin_required
+@step_up_required
+def save_invitations():
+    form = InvitationsForm()
+    if not form.validate_on_submit():
+        return security_page(status=422, scim_invitations=form)
+    send = form.send_invitations.data
+    set_invitations(db.session, current_system(), admin=current_user, send=send)
+    flash(
+        "Users your identity provider adds now get an invitation email."
+        if send
+        else "Users your identity provider adds get no invitation email.",
+        "info",
+    )
     return redirect(url_for("admin.security") + "#scim")
