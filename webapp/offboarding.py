@@ -27,6 +27,7 @@ def end_access(session: Session, user: User, now: datetime) -> None:
     recovery code and single sign-on all refuse an inactive user.
     """
     user.active = False
+    user.invited_at = None  # no longer "Invited": the invitation's link is used up below
     user.session_version += 1
     session.add(user)
     session.execute(sa.delete(PendingSignIn).where(PendingSignIn.user_id == user.id))

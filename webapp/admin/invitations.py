@@ -93,17 +93,24 @@ def invite(
     return user
 
 
-def send(session: Session, admin: User, user: User, now: datetime) -> None:
-    """A new invitation link for `user` (any older one is used up), by email."""
+def send(session: Session, admin: User | None, user: User, now: datetime) -> None:
+    """A new invitation link for `user` (any older one is used up), by email.
+
+    `admin` None: the firm's identity provider added them (SCIM,
+    `webapp.scim.users.after_provisioning`), so the email names the firm as
+    who invited them; a token is no person.
+    """
     token = tokens.issue(session, user, Purpose.INVITATION, INVITATION_TTL, now)
     system = session.get(System, user.system_id)
-    outbox.insert_rows(session, [invitation_email(system, admin.display_name, user, token, now)])
+    inviter = admin.display_name if admin is not None else system.name
+    outbox.insert_rows(session, [invitation_email(system, inviter, user, token, now)])
 
 
 def invitation_email(
     system: System, admin_name: str, user: User, token: str, now: datetime
 ) -> dict:
-    """The outbox row of the email that carries `token` to `user`."""
+    """The outbox row of the email that carries `token` to `user` (`admin_name`:
+    who invited them, a person or the firm)."""
     return outbox.email_row_values(
         kind="invitation",
         recipient=user.email,

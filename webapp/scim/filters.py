@@ -27,6 +27,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from webapp.models import ScimGroup, ScimGroupMember, User
 from webapp.scim.schema import ScimUser
 
+# SCIM's `active` (`schema.scim_active`): active, or invited and waiting for
+# "Set your password" (`invited_at` is set only while not active).
+SCIM_ACTIVE = sa.or_(User.active == sa.true(), User.invited_at.is_not(None)).self_group()
+
 
 class InvalidFilter(ValueError):
     """A filter that does not parse, or does not fit the User schema."""
@@ -70,7 +74,7 @@ def _column(attr: AttrPath, inside_emails: bool = False):
     if (name, sub) == ("externalid", ""):
         return User.external_id  # caseExact (RFC 7643 §3.1)
     if (name, sub) == ("active", ""):
-        return User.active
+        return SCIM_ACTIVE
     if (name, sub) == ("id", ""):
         return sa.cast(User.id, sa.String)
     return None
@@ -87,7 +91,7 @@ class _UserFilter(FilterVisitor[ColumnElement[bool]]):
         if column is None:
             return sa.false()
         value = node.value
-        if column is User.active and not isinstance(value, bool | None):
+        if column is SCIM_ACTIVE and not isinstance(value, bool | None):
             raise InvalidFilter(f"active compares with true or false, not {value!r}.")
         if isinstance(value, str) and not _case_exact(column):
             value = value.lower()

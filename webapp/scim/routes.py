@@ -159,7 +159,7 @@ def create_user():
     resource = schema.ScimUser.model_validate(
         request_body(), scim_ctx=Context.RESOURCE_CREATION_REQUEST, scim_policy=schema.POLICY
     )
-    user = users.provision(db.session, g.scim_token, token_system(), resource)
+    user = users.provision(db.session, g.scim_token, token_system(), resource, utcnow())
     return user_json(user, 201, Context.RESOURCE_CREATION_RESPONSE)
 
 

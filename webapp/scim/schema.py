@@ -39,6 +39,7 @@ from scim2_models import (
 )
 
 from webapp.models import Role, User
+from webapp.passwords.tokens import invited
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -154,6 +155,13 @@ def service_provider_config(base: str, documentation: str) -> ServiceProviderCon
     )
 
 
+def scim_active(user: User) -> bool:
+    """SCIM's `active`: an invited user (waiting for "Set your password", the firm
+    asked for invitations) is what the identity provider asked for, active, though
+    not active here until they set it (README, "Provisioning (SCIM)")."""
+    return user.active or invited(user)
+
+
 def user_resource(user: User, base: str, groups: list[tuple[str, str]] = ()) -> ScimUser:
     """A user row as the SCIM User a client reads (`groups`: the pushed groups
     they are in, as (id, name); their role group comes first)."""
@@ -162,7 +170,7 @@ def user_resource(user: User, base: str, groups: list[tuple[str, str]] = ()) -> 
         external_id=user.external_id,
         user_name=user.email,
         display_name=user.display_name,
-        active=user.active,
+        active=scim_active(user),
         emails=[Email(value=user.email, type="work", primary=True)],
         groups=[
             GroupMembership(

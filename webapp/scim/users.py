@@ -13,15 +13,17 @@ from sqlmodel import Session, func, select
 
 from webapp import audit
 from webapp.accounts import valid_email
+from webapp.admin import invitations
 from webapp.admin.user_edit import stop_being_admin
 from webapp.audit import Action
 from webapp.auth.services import find_user_by_email, normalize_email
 from webapp.crypto import NO_PASSWORD
 from webapp.models import Role, ScimToken, System, User
 from webapp.offboarding import end_access
+from webapp.passwords.tokens import invited
 from webapp.scim import filters
 from webapp.scim.errors import ScimProblem
-from webapp.scim.schema import MAX_RESULTS, ScimUser
+from webapp.scim.schema import MAX_RESULTS, ScimUser, scim_active
 
 LAST_ADMIN = "This is the firm's last active admin: make someone else an admin first."
 MAX_EXTERNAL_ID = 255
@@ -99,7 +101,7 @@ def _email_taken(session: Session, email: str, user: User | None = None) -> None
 
 
 def provision(
-    session: Session, token: ScimToken, system: System, resource: ScimUser
+    session: Session, token: ScimToken, system: System, resource: ScimUser, now: datetime
 ) -> User:
     """Create a user in the token's firm (a user, not an admin: groups make admins)."""
     want = wanted(resource)
@@ -120,18 +122,35 @@ def provision(
             session.flush()
     except sa.exc.IntegrityError as error:
         raise ScimProblem(409, "A user with this userName already exists.", "uniqueness") from error
+    invitation = {"invited": True} if after_provisioning(session, user, system, now) else {}
     audit.record(
-        session, Action.SCIM_USER_CREATED, subject=user, system=system, scim_token=token.name
+        session,
+        Action.SCIM_USER_CREATED,
+        subject=user,
+        system=system,
+        scim_token=token.name,
+        **invitation,
     )
-    after_provisioning(session, user, system)
     return user
 
 
-def after_provisioning(session: Session, user: User, system: System) -> None:
-    """The one place a SCIM-created user will get their invitation ("Set your
-    password"), once invitations exist, where the firm asks for it (a firm
-    that signs in with single sign-on usually does not). Until then they sign
-    in by single sign-on, or after an admin's password reset."""
+def after_provisioning(session: Session, user: User, system: System, now: datetime) -> bool:
+    """Invite the new user by email ("Set your password") if the firm asks for it
+    (Security settings → "Provisioning (SCIM)"; a firm that signs in with single
+    sign-on usually does not, and its people sign in by SSO). True if invited.
+
+    Invited as "Add user" invites: not active until they set their password
+    (`webapp.passwords.services.set_with_token`), so no rule about active users
+    counts them before. SCIM still reads them as active (`schema.scim_active`):
+    that is what the identity provider asked for.
+    """
+    if not (system.scim_invitations and user.active):
+        return False
+    user.active = False
+    user.invited_at = now
+    session.add(user)
+    invitations.send(session, None, user, now)
+    return True
 
 
 def update(
@@ -142,15 +161,16 @@ def update(
     if want.email != user.email:
         _email_taken(session, want.email, user)
     before = _fields(user)
-    deactivating = user.active and not want.active
+    deactivating = scim_active(user) and not want.active
     if deactivating and user.active_admin and not stop_being_admin(session, user, user.role, False):
         raise ScimProblem(409, LAST_ADMIN)
     user.email, user.display_name = want.email, want.display_name
     user.external_id = want.external_id
     user.refresh_search_key()
     if deactivating:
-        end_access(session, user, now)
-    user.active = want.active
+        end_access(session, user, now)  # an invitation too: its link is used up
+    if not invited(user):  # an open invitation stays open while the provider keeps them active
+        user.active = want.active
     session.add(user)
     diff = {field: [old, _fields(user)[field]] for field, old in before.items() if old != _fields(user)[field]}
     if diff:
@@ -162,7 +182,7 @@ def update(
 def deprovision(session: Session, token: ScimToken, user: User, now: datetime) -> None:
     """DELETE: the user is deactivated (sessions end) and gone from SCIM; the
     row, its audit trail and its email stay."""
-    was_active = user.active
+    was_active = scim_active(user)
     if user.active_admin and not stop_being_admin(session, user, user.role, False):
         raise ScimProblem(409, LAST_ADMIN)
     if was_active:
@@ -176,6 +196,6 @@ def _fields(user: User) -> dict:
     return {
         "email": user.email,
         "display_name": user.display_name,
-        "active": user.active,
+        "active": scim_active(user),
         "external_id": user.external_id,
     }
