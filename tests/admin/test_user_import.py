@@ -138,7 +138,7 @@ def test_send_invitations_invites_the_new_rows_once(app, admin_client, session, 
         )
     )
     [summary] = actions(session, Action.USERS_IMPORTED)
-    assert summary.details == {"invited": 2, "skipped": 0}
+    assert summary.details == {"invitations": 2, "skipped": 0}
     assert users_named(session, "zoe@harbour.example")[0].display_name == "Zoë Brown"
     assert users_named(session, "rua@harbour.example", "tama@harbour.example") == []
     # The link works as an Add user invitation's.
@@ -170,7 +170,7 @@ def test_a_row_taken_since_the_preview_is_skipped_and_the_rest_sent(
     ]
     assert users_named(session, "kahu@harbour.example")[0].display_name == "Kahu Meanwhile"
     [summary] = actions(session, Action.USERS_IMPORTED)
-    assert summary.details == {"invited": 1, "skipped": 1}
+    assert summary.details == {"invitations": 1, "skipped": 1}
 
 
 def test_two_sends_at_once_invite_each_person_once(app, admin_client, session, firm):

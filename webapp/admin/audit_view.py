@@ -198,7 +198,7 @@ def event_details(details: dict, timezone: str) -> list[str]:
         "users_with_deadline": lambda value: [f"{_plural(value, 'user')} given a deadline"],
         "users": lambda value: [f"{_plural(value, 'user')} emailed"],
         "imported": lambda value: ["from an imported file"] if value else [],
-        "invited": lambda value: [f"{_plural(value, 'invitation')} sent"],
+        "invitations": lambda value: [f"{_plural(value, 'invitation')} sent"],
         "skipped": lambda value: (
             [f"{_plural(value, 'row')} skipped (email taken meanwhile)"] if value else []
         ),

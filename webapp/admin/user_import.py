@@ -293,7 +293,7 @@ def send(session: Session, admin: User, import_id: int, now: datetime) -> Sent:
         Action.USERS_IMPORTED,
         actor=admin,
         system=system,
-        invited=sent.invited,
+        invitations=sent.invited,
         skipped=len(sent.skipped),
     )
     return sent
