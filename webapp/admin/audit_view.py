@@ -76,6 +76,8 @@ CODE_STEPS = {
 }
 # The passkey's two ways in (webapp.passkeys.sign_in): second step, passwordless.
 PASSKEY_STEPS = ("sign_in_passkey", "sign_in_passwordless")
+# "Use a passkey" in "Confirm it's you" (webapp.passkeys.step_up).
+STEP_UP_PASSKEY = "step_up_passkey"
 REASONS = {
     "password": "wrong password",
     "inactive": "the account is turned off",
@@ -105,6 +107,7 @@ PROOF_WORDS = {
     "code": "with a code from the app",
     "recovery_code": "with a recovery code",
     "password": "with the password",
+    "passkey": "with a passkey",
 }
 VALUE_NAMES = {
     "accounting_link": ACCOUNTING_LABELS,
@@ -122,6 +125,8 @@ def event_label(action: str, details: dict) -> str:
     """The label of one event: the action, named by its step where it has one."""
     if action == Action.SIGNIN_MFA_FAILED and details.get("where") in PASSKEY_STEPS:
         return "Passkey refused at sign-in"
+    if action == Action.SIGNIN_MFA_FAILED and details.get("where") == STEP_UP_PASSKEY:
+        return "Passkey refused at Confirm it's you"
     step = CODE_STEPS.get(details.get("where", ""))
     if action in LABELS_BY_STEP and step:
         return LABELS_BY_STEP[action].format(step=step)

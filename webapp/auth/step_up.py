@@ -1,8 +1,9 @@
 """Step-up ("Confirm it's you", sudo mode) before sensitive actions (README, "Step-up").
 
 A sensitive action needs a fresh proof given in this browser session within
-`STEP_UP_TTL` (10 minutes): a code from the authenticator app or a recovery
-code, or, for a user without MFA whose firm does not require it, the password.
+`STEP_UP_TTL` (10 minutes): one of the user's passkeys, a code from the
+authenticator app or a recovery code, or, for a user without MFA whose firm
+does not require it, the password.
 Signing in is not such a proof: the step-up asks again, as GitLab's Admin Mode does.
 
 The proof lives on the server (`StepUpProof`): the browser's session holds only
@@ -20,7 +21,9 @@ again, with every field (a fresh CSRF token) and the proof, so once the proof is
 accepted the original action is carried out. Nothing changes before that.
 
 The kinds of proof are `PROOFS`, each offered to some users, read from its own
-form field and checked by its own function; a passkey is one more entry.
+form field and checked by its own function. A passkey's field is filled by
+static/js/passkeys.js ("Use a passkey": the assertion, as JSON), which then
+submits the same form, so the carried fields go along as with a code.
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ from webapp.limits import policy as limits
 from webapp.mfa import services as mfa
 from webapp.mfa import throttle
 from webapp.models import System, User, utcnow
+from webapp.passkeys import services as passkeys
+from webapp.passkeys import step_up as passkey_proof
 
 TOKEN_KEY = "step_up"  # noqa: S105 (a session key name)
 WHERE = "step_up"  # the code checks' `where` (audit, throttle)
@@ -110,6 +115,17 @@ def check_password(session: Session, user: User, value: str, now: datetime) -> m
 
 
 PROOFS: list[Proof] = [
+    # First: an assertion comes only from "Use a passkey", so it wins over
+    # anything left in the code field (`given_proof`); the prompt shows it first.
+    Proof(
+        method="passkey",
+        field="passkey_assertion",
+        template="auth/_proof_passkey.html",
+        offered=lambda user, system: passkeys.count_of(db.session, user) > 0,
+        shape=lambda value: None if value.strip() else passkey_proof.REFUSED,
+        check=passkey_proof.check,
+        wrong=passkey_proof.REFUSED,
+    ),
     Proof(
         method="code",
         field="code",
@@ -135,6 +151,14 @@ PROOFS: list[Proof] = [
 
 def offered_proofs(user: User, system: System) -> list[Proof]:
     return [proof for proof in PROOFS if proof.offered(user, system)]
+
+
+def given_proof(proofs: list[Proof]) -> Proof | None:
+    """The proof this request brings: the first one filled in, else the first
+    sent (empty: the prompt then says what to enter)."""
+    sent = [proof for proof in proofs if proof.field in request.form]
+    filled = [proof for proof in sent if request.form[proof.field].strip()]
+    return (filled or sent or [None])[0]
 
 
 # --- the proof kept for this session ------------------------------------------
@@ -212,7 +236,7 @@ def confirm():
     if is_fresh(db.session, user, now):
         return None
     proofs = offered_proofs(user, current_system())
-    given = next((proof for proof in proofs if proof.field in request.form), None)
+    given = given_proof(proofs)
     if given is None:
         # A step to take, not an error (a browser logs none); 403 when none can be taken.
         return prompt(proofs, status=200 if proofs else 403)

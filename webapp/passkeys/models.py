@@ -45,6 +45,7 @@ class Ceremony(StrEnum):
     REGISTER = "register"
     SECOND_STEP = "second_step"
     PASSWORDLESS = "passwordless"  # "Sign in with a passkey": no user until it answers
+    STEP_UP = "step_up"  # "Confirm it's you": the signed-in user's proof
 
 
 @expires("passkey challenges", lambda row, now, _: row.expires_at <= now)

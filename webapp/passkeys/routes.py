@@ -26,6 +26,7 @@ from webapp.limits.policy import limit_per_user
 from webapp.mfa.services import credential_of
 from webapp.models import Passkey, User, utcnow
 from webapp.passkeys import services
+from webapp.passkeys import step_up as passkey_proof
 from webapp.passkeys.forms import CeremonyForm, NameForm
 from webapp.timefmt import timezone_of
 
@@ -103,6 +104,18 @@ def registration_options():
     if refusal is not None:
         return refusal
     return jsonify(services.registration_options(db.session, me(), utcnow()))
+
+
+@bp.route("/step-up/passkey/options", methods=["POST"])
+@login_required
+@limit_per_user("passkey_options")
+def step_up_options():
+    """ "Confirm it's you"'s "Use a passkey": the ceremony's options, as JSON
+    (its answer goes into the prompt's form: webapp.auth.step_up)."""
+    found = passkey_proof.options(db.session, me(), utcnow())
+    if found is None:
+        return jsonify(error="You have no passkey. Enter a code instead."), 404
+    return jsonify(found)
 
 
 @bp.route("/profile/passkeys", methods=["POST"])

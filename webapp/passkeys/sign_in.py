@@ -42,13 +42,38 @@ def second_step_options(session: Session, user: User, now: datetime) -> dict:
 
 
 def check_second_step(session: Session, user: User, response: str, now: datetime) -> CodeCheck:
-    """Accept an assertion as the pending user's second factor, as a code is:
-    counted first by the throttle; this browser's challenge, used once; one
-    of this user's passkeys; its signature; a counter that moved on.
+    """Accept an assertion as the pending user's second factor, as a code is
+    (`check_own_passkey`; user verification not required: the password was
+    the other factor)."""
+    return check_own_passkey(
+        session,
+        user,
+        response,
+        now,
+        kind=Ceremony.SECOND_STEP,
+        where=SECOND_STEP,
+        require_user_verification=False,
+    )
+
+
+def check_own_passkey(
+    session: Session,
+    user: User,
+    response: str,
+    now: datetime,
+    *,
+    kind: Ceremony,
+    where: str,
+    require_user_verification: bool,
+) -> CodeCheck:
+    """An assertion by one of `user`'s own passkeys, checked as a code is:
+    counted first by the throttle; this browser's challenge for `kind`,
+    issued to `user`, used once; one of this user's passkeys; its signature;
+    a counter that moved on. A refusal counts as a wrong code (`where`).
     """
     if not throttle.take_attempt(session, user, now):
         return locked_check(user, now)
-    row = challenges.claim(session, Ceremony.SECOND_STEP, now)
+    row = challenges.claim(session, kind, now)
     claim = ceremony.asserted_claim(response)
     passkey = None
     if claim is not None:
@@ -58,9 +83,16 @@ def check_second_step(session: Session, user: User, response: str, now: datetime
             )
         ).first()
     if row is None or row.user_id != user.id or passkey is None:
-        return failed_check(session, user, now, where=SECOND_STEP)
+        return failed_check(session, user, now, where=where)
     return verify_use(
-        session, user, passkey, response, row.challenge, now, where=SECOND_STEP, passwordless=False
+        session,
+        user,
+        passkey,
+        response,
+        row.challenge,
+        now,
+        where=where,
+        require_user_verification=require_user_verification,
     )
 
 
@@ -116,12 +148,19 @@ def check_passwordless(session: Session, response: str, now: datetime) -> Passwo
     if row is None or claim.user_handle != passkey.user_handle:
         return Passwordless(user, failed_check(session, user, now, where=PASSWORDLESS))
     check = verify_use(
-        session, user, passkey, response, row.challenge, now, where=PASSWORDLESS, passwordless=True
+        session,
+        user,
+        passkey,
+        response,
+        row.challenge,
+        now,
+        where=PASSWORDLESS,
+        require_user_verification=True,
     )
     return Passwordless(user, check)
 
 
-# --- both -------------------------------------------------------------------------
+# --- every use --------------------------------------------------------------------
 
 
 def verify_use(
@@ -133,13 +172,17 @@ def verify_use(
     now: datetime,
     *,
     where: str,
-    passwordless: bool,
+    require_user_verification: bool,
 ) -> CodeCheck:
     """The attempt already counted: the signature over `challenge` (with user
-    verification when the passkey is the whole sign-in), then the counter."""
+    verification where the passkey must prove the person, not only the
+    device: passwordless, step-up), then the counter."""
     try:
         assertion = ceremony.verify_assertion(
-            response, challenge, passkey.public_key, require_user_verification=passwordless
+            response,
+            challenge,
+            passkey.public_key,
+            require_user_verification=require_user_verification,
         )
     except ceremony.CeremonyError:
         return failed_check(session, user, now, where=where)

@@ -1,9 +1,11 @@
 // Passkeys: the browser half of the WebAuthn ceremonies (the server half is
 // webapp/passkeys). A [data-passkey-options] button fetches the options from
 // its URL, asks the browser to create or use a passkey, puts the answer (JSON,
-// binary fields as base64url) in its form's `credential` field and submits the
-// form (htmx takes over where the form has hx-post). Forms marked data-passkey
-// stay hidden unless this browser has WebAuthn. No inline script (CSP).
+// binary fields as base64url) in its form's field (`credential`, or the one
+// its data-passkey-field names: "Confirm it's you" has `passkey_assertion`,
+// disabled until then) and submits the form (htmx takes over where the form
+// has hx-post). Elements marked data-passkey stay hidden unless this browser
+// has WebAuthn. No inline script (CSP).
 "use strict";
 
 (() => {
@@ -112,7 +114,9 @@
       const credential = button.dataset.passkeyCeremony === "create"
         ? await navigator.credentials.create({ publicKey: creationOptions(json) })
         : await navigator.credentials.get({ publicKey: requestOptions(json) });
-      form.elements.credential.value = JSON.stringify(serialize(credential));
+      const field = form.elements[button.dataset.passkeyField || "credential"];
+      field.value = JSON.stringify(serialize(credential));
+      field.disabled = false;
       form.requestSubmit();
     } catch (error) {
       status.textContent = problem(error);
