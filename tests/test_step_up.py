@@ -3,28 +3,22 @@ this browser session, and the original request is carried out after it."""
 
 from __future__ import annotations
 
-import html
-import re
 from datetime import timedelta
 
 import pytest
 from sqlmodel import select
-from werkzeug.datastructures import MultiDict
 
 from tests import mfa_support
 from tests.admin.conftest import BILLING, edit_form, enable_mfa
 from tests.conftest import PASSWORD, sign_in
 from tests.mfa_support import SECRET, submit_code
-from tests.step_up_support import confirm_its_you
+from tests.step_up_support import CONFIRM, answer, confirm_its_you
 from webapp.models import AuditEvent, HeadsUpRule, StepUpProof, System, User
 from webapp.tasks import run_retention
 
 clock = mfa_support.clock  # the fixture, under its own name
 
-CONFIRM = "Confirm it's you"
 HX_DIALOG = {"HX-Request": "true", "HX-Target": "edit-user-body"}
-FORM = re.compile(r'<form method="post" action="([^"]+)"')
-HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 
 
 @pytest.fixture
@@ -43,17 +37,6 @@ def ann_client(client, firm, clock):
     """Ann (no MFA, the firm does not require it) signed in: no proof yet."""
     sign_in(client, "ann@harbour.example")
     return client
-
-
-def answer(client, prompt, headers=None, **proof):
-    """Fill in the "Confirm it's you" step as shown, and send it."""
-    body = prompt.get_data(as_text=True)
-    assert CONFIRM in body
-    step = body.split('<div class="step-up">', 1)[1]
-    data = MultiDict([(html.unescape(n), html.unescape(v)) for n, v in HIDDEN.findall(step)])
-    for name, value in proof.items():
-        data[name] = value
-    return client.post(html.unescape(FORM.search(step).group(1)), data=data, headers=headers or {})
 
 
 def fresh(session, model, row_id):
