@@ -4,11 +4,19 @@ id must be a domain, never an IP address)."""
 
 from __future__ import annotations
 
+import base64
+import secrets
+
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from playwright.sync_api import expect
+from sqlmodel import select
 
 from tests.browser.conftest import browser_page, browser_sign_in, check_page, serving
 from tests.conftest import PASSWORD
+from tests.passkey_support import Credential
+from webapp.models import Passkey, System, User, utcnow
 
 AUTHENTICATOR = {
     "protocol": "ctap2",
@@ -115,3 +123,93 @@ def test_add_passkeys_remove_one_sign_in_with_password_and_passkey_then_passkey_
         check_page(page, "Sign in with a passkey", widths=(1280, 320))
         page.get_by_role("button", name="Sign in with a passkey").click()
         expect(page.get_by_role("heading", name="My Profile")).to_be_visible()
+
+
+def seed_passkey(session, user: User, cdp, authenticator_id: str) -> None:
+    """`user`'s only method: a passkey that the virtual authenticator holds
+    (WebAuthn.addCredential) and the database knows (MFA on with it)."""
+    credential = Credential(
+        credential_id=secrets.token_bytes(16),
+        key=ec.generate_private_key(ec.SECP256R1()),
+        user_handle=secrets.token_bytes(32),
+    )
+    private_key = credential.key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
+    cdp.send(
+        "WebAuthn.addCredential",
+        {
+            "authenticatorId": authenticator_id,
+            "credential": {
+                "credentialId": base64.b64encode(credential.credential_id).decode(),
+                "isResidentCredential": True,
+                "rpId": "localhost",
+                "privateKey": base64.b64encode(private_key).decode(),
+                "userHandle": base64.b64encode(credential.user_handle).decode(),
+                "signCount": 0,
+            },
+        },
+    )
+    row = session.get(User, user.id)
+    row.mfa_enabled, row.mfa_enabled_at = True, utcnow()
+    session.add(row)
+    session.add(
+        Passkey(
+            user_id=user.id,
+            credential_id=credential.credential_id,
+            public_key=credential.cose_public_key(),
+            user_handle=credential.user_handle,
+            name="Laptop",
+        )
+    )
+    session.commit()
+
+
+def test_a_passkey_only_admin_confirms_its_you_with_a_passkey(
+    browser, localhost_server, factory, session
+):
+    system = factory.system(name="Harbour Law", accounting="xero")
+    ann = factory.user(system, "ann@harbour.example", "Ann Admin", admin=True)
+    zoe = factory.user(system, "zoe@harbour.example", "Zoë Brown")
+    with browser_page(browser, localhost_server) as page:
+        cdp, authenticator = add_authenticator(page)
+        seed_passkey(session, ann, cdp, authenticator)
+        browser_sign_in(page, "ann@harbour.example", PASSWORD)
+        page.get_by_role("button", name="Use a passkey").click()
+        expect(page.get_by_role("heading", name="My Profile")).to_be_visible()
+
+        # In place, in the Edit user dialog: the Save it held back is carried out.
+        page.goto("/admin/users")
+        page.get_by_role("row", name="Zoë Brown").get_by_role("link", name="Edit").click()
+        dialog = page.get_by_role("dialog", name="Edit user")
+        dialog.get_by_label("Role").select_option("admin")
+        dialog.get_by_role("button", name="Save").click()
+        expect(dialog.get_by_role("heading", name="Confirm it's you")).to_be_visible()
+        expect(dialog.get_by_label("Authentication code")).to_be_visible()  # a recovery code
+        check_page(page, "Confirm it's you with a passkey", widths=(1280, 320))
+        dialog.get_by_role("button", name="Use a passkey").click()
+        expect(page.get_by_text("Saved Zoë Brown.")).to_be_visible()
+        expect(page.get_by_role("dialog")).to_have_count(0)
+        session.expire_all()
+        assert session.get(User, zoe.id).role == "admin"
+
+        # As a page (a form without htmx), once the proof is over.
+        sign_out_and_in_again(page)
+        page.goto("/admin/security")
+        page.get_by_label("Country", exact=True).select_option("AU")
+        page.get_by_role("button", name="Save country and accounting").click()
+        expect(page.get_by_role("heading", name="Confirm it's you")).to_be_visible()
+        page.get_by_role("button", name="Use a passkey").click()
+        expect(page.get_by_text("Saved the country and accounting link.")).to_be_visible()
+        session.expire_all()
+        assert session.get(System, system.id).country == "AU"
+        passkey = session.exec(select(Passkey).where(Passkey.user_id == ann.id)).one()
+        assert passkey.sign_count == 4  # two sign-ins, two proofs
+
+
+def sign_out_and_in_again(page) -> None:
+    """A new session: no proof in it."""
+    page.get_by_role("navigation", name="Global toolbar").get_by_role(
+        "button", name="Sign out"
+    ).click()
+    browser_sign_in(page, "ann@harbour.example", PASSWORD)
+    page.get_by_role("button", name="Use a passkey").click()
+    expect(page.get_by_role("heading", name="My Profile")).to_be_visible()
