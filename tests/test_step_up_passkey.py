@@ -111,6 +111,8 @@ def test_use_a_passkey_carries_out_the_held_back_role_change(
     assert prompt.status_code == 200 and "Use a passkey" in body
     assert f'data-passkey-options="{OPTIONS}"' in body
     assert 'name="code"' in body  # a recovery code still proves
+    # No app to take a code from: the field asks only for what she has.
+    assert "One of your recovery codes (you have no authenticator app)." in body
     assert role_of(session, firm["zoe"]) == "user"
 
     found = step_up_options(ann_client)
