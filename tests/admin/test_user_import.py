@@ -63,12 +63,15 @@ def send_path(preview) -> str:
 
 
 def result_cells(preview) -> dict[str, str]:
-    """Email → its Result cell, from the preview table."""
+    """Email → its Result cell, from the preview table, in the table's order."""
     body = preview.get_data(as_text=True).split('id="import-preview"', 1)[1]
     rows = re.findall(
         r'data-label="Email">([^<]*)</td>.*?data-label="Result">([^<]*)</td>', body, re.S
     )
-    return {email: result.replace("&#34;", '"').replace("&#39;", "'") for email, result in rows}
+    cells: dict[str, str] = {}
+    for email, result in rows:  # an email's first row (a repeat is checked on its own)
+        cells.setdefault(email, result.replace("&#34;", '"').replace("&#39;", "'"))
+    return cells
 
 
 def users_named(session, *emails_) -> list[User]:
@@ -80,7 +83,7 @@ def test_the_preview_says_what_each_row_will_do_and_changes_nothing(admin_client
     page = admin_client.get("/admin/users").get_data(as_text=True)
     assert 'href="/admin/users/import"' in page and "Import users" in page
     form = admin_client.get("/admin/users/import").get_data(as_text=True)
-    assert "CSV file" in form and "Preview" in form and "Download a template" in form
+    assert "CSV file" in form and "Upload and preview" in form and "Download a template" in form
     preview = upload(admin_client, GOOD_AND_BAD)
     assert preview.status_code == 200
     cells = result_cells(preview)
@@ -276,3 +279,17 @@ def test_odd_files_are_read_or_refused_clearly(admin_client, session, firm):
         as_text=True
     )
     assert len(session.exec(select(UserImport)).all()) == 1  # the first file's preview only
+
+
+def test_a_long_file_lists_every_problem_and_counts_the_rest(admin_client, firm, monkeypatch):
+    monkeypatch.setattr(user_import, "LISTED_ROWS", 4)
+    rows = [f"p{n}@harbour.example,P {n},User" for n in range(6)] + ["bad,Bad,User"]
+    preview = upload(admin_client, "\n".join(rows) + "\n")
+    body = preview.get_data(as_text=True)
+    assert list(result_cells(preview)) == [
+        "p0@harbour.example",
+        "p1@harbour.example",
+        "p2@harbour.example",
+        "bad",
+    ]
+    assert "4 more new rows are not listed" not in body and "3 more new rows are not listed" in body

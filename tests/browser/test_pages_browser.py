@@ -292,7 +292,7 @@ def test_import_users_preview_and_send(site, site_page, clock):
     page.get_by_label("CSV file").set_input_files(
         files=[{"name": "people.csv", "mimeType": "text/csv", "buffer": csv.encode()}]
     )
-    page.get_by_role("button", name="Preview").click()
+    page.get_by_role("button", name="Upload and preview").click()
     expect(page.locator("#import-summary")).to_have_text("4 rows: 2 new, 1 already exists, 1 invalid.")
     expect(page.get_by_role("row", name=re.compile("Kiri Te Kanawa"))).to_contain_text("New")
     check_page(page, "Import users preview")

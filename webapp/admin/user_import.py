@@ -44,8 +44,8 @@ MAX_FILE_BYTES = 2 * 1024 * 1024  # 10,000 rows of long names and emails
 MAX_ROWS = 10_000
 BATCH_SIZE = 500
 KEPT_FOR = timedelta(hours=1)
-# The most rows the preview lists one by one: every row that is not new is
-# listed; new ones up to this many in all (the rest are counted).
+# The most rows the preview lists one by one (beyond, every row that is not new
+# is listed, and new ones up to this many in all; the rest are counted).
 LISTED_ROWS = 500
 HEADINGS = {
     "email": "email",
@@ -97,9 +97,14 @@ class Preview:
         return [row for row in self.rows if row.result is Result.NEW]
 
     def listed(self) -> list[Row]:
-        """The rows the page lists: problems first (all), then new ones."""
+        """The rows the page lists, in the file's order: all of them up to
+        LISTED_ROWS; beyond, every row that will not be invited and the first
+        new ones."""
+        if len(self.rows) <= LISTED_ROWS:
+            return self.rows
         problems = [row for row in self.rows if row.result is not Result.NEW]
-        return problems + self.new_rows[: max(LISTED_ROWS - len(problems), 0)]
+        shown = problems + self.new_rows[: max(LISTED_ROWS - len(problems), 0)]
+        return sorted(shown, key=lambda row: row.line)
 
 
 def decoded_lines(lines: Iterable[bytes]) -> Iterator[str]:
