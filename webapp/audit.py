@@ -49,6 +49,7 @@ class Action(StrEnum):
     USERS_IMPORTED = "users.imported"
     INVITATION_RESENT = "user.invitation_resent"
     INVITATION_REVOKED = "user.invitation_revoked"
+    INVITATION_ACCEPTED_BY_SSO = "user.invitation_accepted_sso"  # first single sign-on
     SYSTEM_UPDATED = "system.updated"
     HEADS_UP_RULE_CHANGED = "heads_up.rule_changed"
     SSO_SIGN_IN = "auth.sso_sign_in"

@@ -53,6 +53,7 @@ ACTION_LABELS: dict[str, str] = {
     Action.USERS_IMPORTED: "Users imported from a file",
     Action.INVITATION_RESENT: "Invitation sent again",
     Action.INVITATION_REVOKED: "Invitation revoked",
+    Action.INVITATION_ACCEPTED_BY_SSO: "Invitation accepted by single sign-on",
     Action.SYSTEM_UPDATED: "Country or accounting changed",
     Action.HEADS_UP_RULE_CHANGED: "Heads-up email changed",
     Action.STEP_UP: "Confirmed it's you (step-up)",

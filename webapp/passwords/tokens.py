@@ -87,6 +87,26 @@ def holder(session: Session, token: object, purpose: Purpose, now: datetime) -> 
     return user if (invited(user) if purpose is Purpose.INVITATION else user.active) else None
 
 
+def claim_live_invitation(session: Session, user: User, now: datetime) -> bool:
+    """Use up `user`'s live invitation link without its token (their firm's
+    provider vouched for them instead, `webapp.sso.flow`); True for the one
+    request that did (a conditional UPDATE: of two at once, one wins)."""
+    table = PasswordToken.__table__
+    return (
+        session.execute(
+            sa.update(table)
+            .where(
+                table.c.user_id == user.id,
+                table.c.purpose == Purpose.INVITATION.value,
+                table.c.consumed_at.is_(None),
+                table.c.expires_at > now,
+            )
+            .values(consumed_at=now)
+        ).rowcount
+        > 0
+    )
+
+
 def claim(session: Session, token: str, purpose: Purpose, now: datetime) -> bool:
     """Use the link up; True for the one request that did (a conditional UPDATE)."""
     table = PasswordToken.__table__

@@ -23,6 +23,8 @@ from webapp.audit import Action
 from webapp.auth.services import find_user_by_email, normalize_email
 from webapp.crypto import new_token, token_hash
 from webapp.models import SignInMethod, SsoAttempt, SsoConfig, SsoDomain, System, User
+from webapp.passwords import tokens
+from webapp.passwords.tokens import invited
 from webapp.plain_text import has_control_characters
 from webapp.single_use import claim_once
 from webapp.sso import provider
@@ -252,9 +254,10 @@ def verified_email(session: Session, done: Completed) -> str:
     return normalize_email(email)
 
 
-def member_for(session: Session, done: Completed) -> User:
+def member_for(session: Session, done: Completed, now: datetime) -> User:
     """The active user of the firm who signed in; created, never as admin, when the
-    firm allows it and the email is nobody's yet."""
+    firm allows it and the email is nobody's yet; made active when it is their
+    first sign-in since they were invited (`accept_invitation`)."""
     email = verified_email(session, done)
     system_id = done.config.system_id
     user = find_user_by_email(session, email)
@@ -272,6 +275,8 @@ def member_for(session: Session, done: Completed) -> User:
             password=new_token(),  # never told to anyone: this user signs in by SSO
         )
         audit.record(session, Action.SSO_USER_CREATED, actor=user, subject=user)
+    if user is not None and user.system_id == system_id:
+        accept_invitation(session, user, now)
     if user is None or user.system_id != system_id or not user.active:
         same_firm = user is not None and user.system_id == system_id
         raise SsoFailure(
@@ -281,3 +286,17 @@ def member_for(session: Session, done: Completed) -> User:
             inactive=same_firm,
         )
     return user
+
+
+def accept_invitation(session: Session, user: User, now: datetime) -> None:
+    """An invited user of the firm whose provider has just vouched for them (the
+    same verified email, in the firm's domains, as for everyone) accepts the
+    invitation, as "Set your password" would: the link is used up, they are
+    active from now on. Only while the link is live: after a revoke, its 7 days,
+    or a deactivation they are refused like any inactive user."""
+    if not invited(user) or not tokens.claim_live_invitation(session, user, now):
+        return
+    user.active = True
+    user.invited_at = None
+    session.add(user)
+    audit.record(session, Action.INVITATION_ACCEPTED_BY_SSO, actor=user, subject=user)

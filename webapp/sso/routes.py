@@ -98,7 +98,7 @@ def callback():
         done = flow.complete(db.session, request.args, now)
         if done.attempt.purpose == Purpose.TEST.value:
             return test_report(done.attempt.user_id, done.config.system_id, done, None)
-        user = flow.member_for(db.session, done)
+        user = flow.member_for(db.session, done, now)
     except SsoFailure as failure:
         if done is None and failure.purpose == Purpose.TEST.value:
             return test_report(failure.user_id, failure.system_id, None, failure)
