@@ -7,25 +7,32 @@ holds its hash) to "Set your password"; setting it makes the user active
 (`webapp.passwords.services.set_with_token`). "Resend invitation" issues a new link (the old one dies);
 "Revoke invitation" kills the link and leaves the user deactivated (the
 audit trail keeps pointing at them; Edit user can still activate them).
+
+In a firm with single sign-on, whose domains hold the user's email, the
+first sign-in through the firm's provider while the link is live accepts the
+invitation too (`webapp.sso.flow.accept_invitation`); the email says so, and
+under "SSO only" it offers that sign-in instead of a password to set.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import url_for
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from webapp import audit, outbox
 from webapp.accounts import NAME_CONTROL_CHARACTERS, FieldError, valid_email
 from webapp.audit import Action
 from webapp.auth.services import find_user_by_email, normalize_email
 from webapp.crypto import NO_PASSWORD, token_hash
-from webapp.models import Role, System, User
+from webapp.models import Role, SignInRequirement, SsoConfig, SsoDomain, System, User
 from webapp.passwords import tokens
 from webapp.passwords.tokens import Purpose
 from webapp.plain_text import has_control_characters
+from webapp.sso.flow import email_domain
 
 INVITATION_TTL = timedelta(days=7)
 EMAIL_TAKEN = "That email is already used by another account. Use another email."
@@ -103,14 +110,23 @@ def send(session: Session, admin: User | None, user: User, now: datetime) -> Non
     token = tokens.issue(session, user, Purpose.INVITATION, INVITATION_TTL, now)
     system = session.get(System, user.system_id)
     inviter = admin.display_name if admin is not None else system.name
-    outbox.insert_rows(session, [invitation_email(system, inviter, user, token, now)])
+    sso = firm_sso(session, system.id)
+    outbox.insert_rows(session, [invitation_email(system, inviter, user, token, now, sso)])
 
 
 def invitation_email(
-    system: System, admin_name: str, user: User, token: str, now: datetime
+    system: System,
+    admin_name: str,
+    user: User,
+    token: str,
+    now: datetime,
+    sso: FirmSso | None = None,
 ) -> dict:
     """The outbox row of the email that carries `token` to `user` (`admin_name`:
-    who invited them, a person or the firm)."""
+    who invited them, a person or the firm; `sso`: the firm's single sign-on,
+    `firm_sso`, looked up by the caller once for many emails). Under "SSO
+    only" the button is the single sign-on; the link stays the invitation's
+    validity (`webapp.sso.flow.accept_invitation`) without being shown."""
     return outbox.email_row_values(
         kind="invitation",
         recipient=user.email,
@@ -126,7 +142,39 @@ def invitation_email(
         expires_at=now + INVITATION_TTL,
         days=INVITATION_TTL.days,
         invitation_path=url_for("passwords.open_invitation", token=token),
+        sso_only=sso is not None and sso.only(user),
+        sso_too=sso is not None and sso.covers(user) and not sso.only(user),
+        sso_path=url_for("sso.start"),
     )
+
+
+@dataclass(frozen=True)
+class FirmSso:
+    """A firm's single sign-on as its invitations tell of it."""
+
+    requirement: str
+    domains: frozenset[str]
+
+    def covers(self, user: User) -> bool:
+        """Whether the firm's provider can sign `user` in (their email's domain is the firm's)."""
+        return email_domain(user.email) in self.domains
+
+    def only(self, user: User) -> bool:
+        """Single sign-on is `user`'s only way in: no password to set."""
+        return self.covers(user) and self.requirement == SignInRequirement.SSO_ONLY.value
+
+
+def firm_sso(session: Session, system_id: int) -> FirmSso | None:
+    """The firm's single sign-on (one query, once per invitation or per import),
+    or None when it has none, or no email domains for it."""
+    rows = session.exec(
+        select(SsoConfig.requirement, SsoDomain.domain)
+        .join(SsoDomain, SsoDomain.system_id == SsoConfig.system_id)
+        .where(SsoConfig.system_id == system_id)
+    ).all()
+    if not rows:
+        return None
+    return FirmSso(rows[0][0], frozenset(domain for _, domain in rows))
 
 
 def resend(session: Session, *, admin: User, user: User, now: datetime) -> None:

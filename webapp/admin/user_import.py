@@ -29,6 +29,7 @@ from webapp import audit, outbox
 from webapp.accounts import FieldError
 from webapp.admin.invitations import (
     INVITATION_TTL,
+    firm_sso,
     invitation_email,
     new_invited_user,
     normalised_fields,
@@ -270,6 +271,7 @@ def send(session: Session, admin: User, import_id: int, now: datetime) -> Sent:
         raise FieldError("import", SPENT)
     rows = session.execute(sa.select(table.c.rows).where(table.c.id == import_id)).scalar_one()
     system = session.get(System, admin.system_id)
+    sso = firm_sso(session, system.id)  # once for the import, not per row
     sent = Sent()
     for start in range(0, len(rows), BATCH_SIZE):
         users = _created(session, admin, rows[start : start + BATCH_SIZE], now, sent)
@@ -279,7 +281,7 @@ def send(session: Session, admin: User, import_id: int, now: datetime) -> Sent:
         outbox.insert_rows(
             session,
             [
-                invitation_email(system, admin.display_name, user, token, now)
+                invitation_email(system, admin.display_name, user, token, now, sso)
                 for user, (_, token) in zip(users, links, strict=True)
             ],
         )
