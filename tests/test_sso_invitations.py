@@ -17,11 +17,12 @@ from tests.admin import conftest as admin_world
 from tests.admin.test_user_import import send_path, upload
 from tests.passwords.conftest import actions, emails
 from tests.passwords.test_invitations import INVITATION_LINK, accept, add_user, invited
+from tests.scim_support import Scim, make_token
 from tests.sso_support import configure_sso
 from tests.test_sso_sign_in import audit_actions, shows, signed_in_as, sso_sign_in
 from webapp.admin import invitations
 from webapp.audit import Action
-from webapp.models import PasswordToken, SsoConfig, SsoDomain, User
+from webapp.models import PasswordToken, SsoConfig, SsoDomain, System, User
 from webapp.passwords import tokens
 from webapp.sso.flow import MESSAGES, Reason
 
@@ -200,8 +201,8 @@ def test_another_firms_provider_cannot_accept_an_invitation(
 # --- The invitation email -----------------------------------------------------
 
 
-def harbour_sso(session, firm, requirement: str, domains=("harbour.example",)) -> None:
-    """Harbour Law's single sign-on, as settings left it (no provider is asked here)."""
+def sso_settings(session, firm, requirement: str, domains=("harbour.example",)) -> None:
+    """A firm's single sign-on as settings left it (no provider is asked here)."""
     system_id = firm["system"].id
     session.add(
         SsoConfig(
@@ -217,7 +218,7 @@ def harbour_sso(session, firm, requirement: str, domains=("harbour.example",)) -
 
 
 def test_under_sso_only_the_email_offers_single_sign_on_not_a_password(admin_client, session, firm):
-    harbour_sso(session, firm, "sso_only")
+    sso_settings(session, firm, "sso_only")
     assert add_user(admin_client).status_code == 302
     [email] = emails(session, "invitation")
     for body in (email.body_text, email.body_html):
@@ -234,7 +235,7 @@ def test_under_sso_only_the_email_offers_single_sign_on_not_a_password(admin_cli
 def test_where_passwords_are_allowed_the_email_sets_one_and_mentions_sso(
     admin_client, session, firm, requirement
 ):
-    harbour_sso(session, firm, requirement)
+    sso_settings(session, firm, requirement)
     add_user(admin_client)
     [email] = emails(session, "invitation")
     for body in (email.body_text, email.body_html):
@@ -247,7 +248,7 @@ def test_a_firm_without_sso_or_an_email_outside_its_domains_gets_the_password_em
     admin_client, session, firm
 ):
     add_user(admin_client)
-    harbour_sso(session, firm, "sso_only", domains=("harbour-law.example",))
+    sso_settings(session, firm, "sso_only", domains=("harbour-law.example",))
     add_user(admin_client, email="kahu@harbour.example", name="Kahu")
     for email in emails(session, "invitation"):
         assert "Set your password" in email.body_text and INVITATION_LINK.search(email.body_text)
@@ -255,7 +256,7 @@ def test_a_firm_without_sso_or_an_email_outside_its_domains_gets_the_password_em
 
 
 def test_imported_users_get_the_firms_single_sign_on_email(admin_client, session, firm):
-    harbour_sso(session, firm, "sso_only")
+    sso_settings(session, firm, "sso_only")
     people = (
         "email,display name,role\nnia@harbour.example,Nia,User\nkahu@harbour.example,Kahu,User\n"
     )
@@ -266,3 +267,17 @@ def test_imported_users_get_the_firms_single_sign_on_email(admin_client, session
     assert len(sent_emails) == 2
     assert all(SSO_BUTTON in email.body_text for email in sent_emails)
     assert not any(INVITATION_LINK.search(email.body_text) for email in sent_emails)
+
+
+def test_a_user_the_identity_provider_adds_gets_the_single_sign_on_email(app, session, factory):
+    kauri = factory.system("Kauri Law")
+    row = session.get(System, kauri.id)
+    row.scim_invitations = True
+    session.add(row)
+    session.commit()
+    sso_settings(session, {"system": kauri}, "sso_only", domains=("kauri.example",))
+    scim = Scim(app.test_client(), make_token(app, kauri))
+    assert scim.create("nia@kauri.example", "Nia New").status_code == 201
+    [email] = emails(session, "invitation")
+    assert SSO_BUTTON in email.body_text and not INVITATION_LINK.search(email.body_text)
+    assert "Kauri Law invited you" in email.body_text
