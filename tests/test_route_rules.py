@@ -110,6 +110,8 @@ RULES = {
     "scim.replace_group": (BEARER, "PUT", "/scim/v2/Groups/user"),
     "scim.patch_group": (BEARER, "PATCH", "/scim/v2/Groups/user"),
     "scim.delete_group": (BEARER, "DELETE", "/scim/v2/Groups/admin"),
+    # "Use a passkey" in "Confirm it's you": only for a user with passkeys ("user" has two).
+    "passkeys.step_up_options": (OWN, "POST", "/step-up/passkey/options"),
     "browser_sessions.sign_out_one": (OWN, "POST", "/profile/sessions/{browser_session}/sign-out"),
     "browser_sessions.sign_out_others": (SIGNED_IN, "POST", "/profile/sessions/sign-out-others"),
     "browser_sessions.sign_out_everywhere": (ADMIN, "POST", "/admin/users/{user}/sessions/sign-out"),
