@@ -34,7 +34,7 @@ from werkzeug.test import encode_multipart
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import machine  # noqa: E402
+from bench.common import machine, write_json  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.accounts import create_system, create_user  # noqa: E402
 from webapp.cli import alembic_config  # noqa: E402
@@ -48,6 +48,7 @@ EXISTING = 1_000
 # Delivery requests are queued (as with Redis in production), not run in the
 # request as the demo's in-process mode does: the worker's sending is not timed.
 QUEUED = {"broker_url": "memory://", "task_always_eager": False, "task_ignore_result": True}
+RESULTS = Path(__file__).resolve().parent / "results" / "user_import.json"
 SEND_ACTION = re.compile(rb'action="(/admin/users/import/\d+/send)"')
 
 
@@ -183,11 +184,14 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=5_000)
     parser.add_argument("--one-by-one", type=int, default=200)
     args = parser.parse_args()
-    print(f"machine: {machine()}", flush=True)
+    started = machine()
+    print(f"machine: {started}", flush=True)
+    results = {"machine_at_start": started, "rows": args.rows, "one_by_one": args.one_by_one}
     backends = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     runners = {"sqlite": run_sqlite, "postgresql": run_postgresql}
     for backend in backends:
         result = runners[backend](args.rows, args.one_by_one)
+        results[backend] = result
         new = result["invited"]
         per_person = result["send_ms"] / max(new, 1)
         print(
@@ -200,7 +204,9 @@ def main() -> None:
             f"{result['audit_events']:,} 'user invited' events",
             flush=True,
         )
-    print(f"load average at the end: {os.getloadavg()}", flush=True)
+    results["load_average_at_the_end"] = [round(value, 2) for value in os.getloadavg()]
+    print(f"load average at the end: {results['load_average_at_the_end']}", flush=True)
+    write_json(RESULTS, results)
 
 
 if __name__ == "__main__":
