@@ -40,24 +40,51 @@ def test_the_audit_csv_is_the_firms_log_oldest_first_with_formulas_neutralised(
     admin_client, session, firm
 ):
     system_id = firm["system"].id
-    session.get(type(firm["zoe"]), firm["zoe"].id).display_name = "=HYPERLINK(\"http://x\")"
+    session.get(type(firm["zoe"]), firm["zoe"].id).display_name = '=HYPERLINK("http://x")'
     session.commit()
-    add_event(session, system_id, "mfa.reset_by_admin", actor=firm["ann"], subject=firm["zoe"],
-              age=timedelta(days=2), acknowledgement="+billing")
-    add_event(session, system_id, "signin.succeeded", actor=firm["jose"], subject=firm["jose"],
-              age=timedelta(days=1))
-    add_event(session, firm["outsider"].system_id, "signin.succeeded", actor=firm["outsider"],
-              subject=firm["outsider"], note="other firm")
+    add_event(
+        session,
+        system_id,
+        "mfa.reset_by_admin",
+        actor=firm["ann"],
+        subject=firm["zoe"],
+        age=timedelta(days=2),
+        acknowledgement="+billing",
+    )
+    add_event(
+        session,
+        system_id,
+        "signin.succeeded",
+        actor=firm["jose"],
+        subject=firm["jose"],
+        age=timedelta(days=1),
+    )
+    add_event(
+        session,
+        firm["outsider"].system_id,
+        "signin.succeeded",
+        actor=firm["outsider"],
+        subject=firm["outsider"],
+        note="other firm",
+    )
 
     header, *rows = download(admin_client)
 
     assert header == ["Time (UTC)", "Action", "By", "By email", "User", "User email", "Details"]
     # Signing in as Ann and her "Confirm it's you" were audited too: the newest.
     assert [row[1] for row in rows] == [
-        "mfa.reset_by_admin", "signin.succeeded", "signin.succeeded", "auth.step_up"
+        "mfa.reset_by_admin",
+        "signin.succeeded",
+        "signin.succeeded",
+        "auth.step_up",
     ]
     reset = rows[0]
-    assert reset[2:6] == ["Ann Admin", "ann@harbour.example", "'=HYPERLINK(\"http://x\")", "zoe@harbour.example"]
+    assert reset[2:6] == [
+        "Ann Admin",
+        "ann@harbour.example",
+        '\'=HYPERLINK("http://x")',
+        "zoe@harbour.example",
+    ]
     assert json.loads(reset[6]) == {"acknowledgement": "+billing"}
     assert len(reset[0]) == len("2026-11-30 09:00:00")
     body = "\n".join(",".join(row) for row in rows)

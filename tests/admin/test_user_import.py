@@ -19,7 +19,7 @@ from tests.admin import conftest as admin_world
 from tests.conftest import CsrfClient, sign_in
 from tests.passwords.conftest import actions, emails
 from tests.passwords.test_invitations import accept
-from webapp.admin import user_import
+from webapp.admin import import_preview, user_import
 from webapp.audit import Action
 from webapp.models import User, UserImport
 from webapp.passwords import tokens
@@ -105,8 +105,8 @@ def test_the_preview_says_what_each_row_will_do_and_changes_nothing(admin_client
     assert actions(session, Action.USER_INVITED) == []
     assert [row.rows for row in session.exec(select(UserImport))] == [
         [
-            ["nia.new@harbour.example", "Nia New", "user"],
-            ["kahu@harbour.example", 'Kahu, the "second"', "admin"],
+            ["invite", "nia.new@harbour.example", "Nia New", "user"],
+            ["invite", "kahu@harbour.example", 'Kahu, the "second"', "admin"],
         ]
     ]
 
@@ -141,7 +141,7 @@ def test_send_invitations_invites_the_new_rows_once(app, admin_client, session, 
         )
     )
     [summary] = actions(session, Action.USERS_IMPORTED)
-    assert summary.details == {"invitations": 2, "skipped": 0}
+    assert summary.details == {"invitations": 2, "deactivated": 0, "skipped": 0}
     assert users_named(session, "zoe@harbour.example")[0].display_name == "Zoë Brown"
     assert users_named(session, "rua@harbour.example", "tama@harbour.example") == []
     # The link works as an Add user invitation's.
@@ -173,7 +173,7 @@ def test_a_row_taken_since_the_preview_is_skipped_and_the_rest_sent(
     ]
     assert users_named(session, "kahu@harbour.example")[0].display_name == "Kahu Meanwhile"
     [summary] = actions(session, Action.USERS_IMPORTED)
-    assert summary.details == {"invitations": 1, "skipped": 1}
+    assert summary.details == {"invitations": 1, "deactivated": 0, "skipped": 1}
 
 
 def test_two_sends_at_once_invite_each_person_once(app, admin_client, session, firm):
@@ -256,13 +256,13 @@ def test_excel_files_in_either_encoding_keep_their_names(admin_client, firm):
 def test_more_rows_than_allowed_are_said_and_the_first_ones_kept(
     admin_client, session, firm, monkeypatch
 ):
-    monkeypatch.setattr(user_import, "MAX_ROWS", 3)
-    monkeypatch.setattr(user_import, "BATCH_SIZE", 2)  # the rows are checked in batches
+    monkeypatch.setattr(import_preview, "MAX_ROWS", 3)
+    monkeypatch.setattr(import_preview, "BATCH_SIZE", 2)  # the rows are checked in batches
     preview = upload(admin_client, "".join(f"p{n}@harbour.example,P {n},User\n" for n in range(5)))
     body = preview.get_data(as_text=True)
     assert "only the first 3 were read" in body and "3 new" in body
     [kept] = session.exec(select(UserImport)).all()
-    assert [row[0] for row in kept.rows] == [f"p{n}@harbour.example" for n in range(3)]
+    assert [row[1] for row in kept.rows] == [f"p{n}@harbour.example" for n in range(3)]
 
 
 def test_odd_files_are_read_or_refused_clearly(admin_client, session, firm):
@@ -282,7 +282,7 @@ def test_odd_files_are_read_or_refused_clearly(admin_client, session, firm):
 
 
 def test_a_long_file_lists_every_problem_and_counts_the_rest(admin_client, firm, monkeypatch):
-    monkeypatch.setattr(user_import, "LISTED_ROWS", 4)
+    monkeypatch.setattr(import_preview, "LISTED_ROWS", 4)
     rows = [f"p{n}@harbour.example,P {n},User" for n in range(6)] + ["bad,Bad,User"]
     preview = upload(admin_client, "\n".join(rows) + "\n")
     body = preview.get_data(as_text=True)

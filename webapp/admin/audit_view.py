@@ -205,6 +205,7 @@ def event_details(details: dict, timezone: str) -> list[str]:
         "users": lambda value: [f"{_plural(value, 'user')} emailed"],
         "imported": lambda value: ["from an imported file"] if value else [],
         "invitations": lambda value: [f"{_plural(value, 'invitation')} sent"],
+        "deactivated": lambda value: [f"{_plural(value, 'user')} deactivated"] if value else [],
         "skipped": lambda value: (
             [f"{_plural(value, 'row')} skipped (email taken meanwhile)"] if value else []
         ),

@@ -10,7 +10,7 @@ from flask import Response, abort, flash, redirect, request, url_for
 from flask_login import current_user
 
 from webapp.accounts import FieldError
-from webapp.admin import user_import
+from webapp.admin import import_preview, user_import
 from webapp.admin.forms import ImportUsersForm
 from webapp.admin.routes import bp
 from webapp.auth.decorators import admin_required
@@ -19,7 +19,11 @@ from webapp.extensions import db
 from webapp.htmx import render_page
 from webapp.models import utcnow
 
-TEMPLATE_CSV = "email,display name,role\nnia.ngata@yourfirm.example,Nia Ngata,User\n"
+TEMPLATE_CSV = (
+    "email,display name,role,active\n"
+    "nia.ngata@yourfirm.example,Nia Ngata,User,Yes\n"
+    "leaver@yourfirm.example,,,No\n"
+)
 
 
 @bp.route("/users/import", methods=["GET", "POST"])
@@ -28,7 +32,7 @@ def import_users():
     form = ImportUsersForm()
     if form.validate_on_submit():
         try:
-            found = user_import.preview(db.session, form.file.data.stream)
+            found = import_preview.preview(db.session, current_user, form.file.data.stream)
         except FieldError as error:
             form.file.errors = [str(error)]
         else:
@@ -38,8 +42,8 @@ def import_users():
                 section="users",
                 found=found,
                 kept=kept,
-                Result=user_import.Result,
-                max_rows=user_import.MAX_ROWS,
+                Result=import_preview.Result,
+                max_rows=import_preview.MAX_ROWS,
             )
     status = 422 if request.method == "POST" else 200
     return render_page(
@@ -47,7 +51,7 @@ def import_users():
         status=status,
         section="users",
         form=form,
-        max_rows=user_import.MAX_ROWS,
+        max_rows=import_preview.MAX_ROWS,
     )
 
 
@@ -78,11 +82,20 @@ def send_invitations(import_id: int):
     except FieldError as error:
         flash(str(error), "error")
         return redirect(url_for("admin.import_users"))
-    message = f"Invitations sent to {sent.invited:,} {'person' if sent.invited == 1 else 'people'}."
-    if sent.skipped:
-        message += (
-            f" {len(sent.skipped):,} skipped: someone was given their email since the preview"
-            f" ({', '.join(sent.skipped[:5])}{' …' if len(sent.skipped) > 5 else ''})."
-        )
-    flash(message, "info")
+    flash(done_message(sent), "info")
     return redirect(url_for("admin.users"))
+
+
+def done_message(sent: user_import.Sent) -> str:
+    """ "Invitations sent to 2 people. 1 deactivated … 1 skipped: …" """
+    parts = []
+    if sent.invited or not sent.deactivated:
+        parts.append(
+            f"Invitations sent to {sent.invited:,} {'person' if sent.invited == 1 else 'people'}."
+        )
+    if sent.deactivated:
+        parts.append(f"{sent.deactivated:,} deactivated and signed out everywhere.")
+    if sent.skipped:
+        shown = ", ".join(sent.skipped[:5]) + (" …" if len(sent.skipped) > 5 else "")
+        parts.append(f"{len(sent.skipped):,} skipped: {shown}.")
+    return " ".join(parts)
