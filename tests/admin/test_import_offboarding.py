@@ -6,6 +6,8 @@ invitations and deactivations in one file, each audited."""
 
 from __future__ import annotations
 
+import re
+
 from sqlmodel import select
 
 from tests.admin import conftest as admin_world
@@ -46,7 +48,12 @@ def test_the_preview_says_who_would_be_deactivated(admin_client, session, firm):
     assert cells["ann@harbour.example"] == f"Invalid: {YOURSELF}"
     assert cells["jose@harbour.example"] == "Invalid: Active must be Yes or No."
     body = preview.get_data(as_text=True)
+    # The leaver as the firm knows them: the file gave only the email.
+    assert re.search(
+        r'zoe@harbour.example</td>\s*<td data-label="Display name">Zoë Brown</td>', body
+    )
     assert "6 rows: 1 new, 1 to deactivate, 0 already exist, 4 invalid." in body
+    assert "1 person will be deactivated" in body
     assert "Send invitations" in body
     # Nothing changed yet.
     assert user(session, "zoe@harbour.example").active is True

@@ -195,11 +195,17 @@ def _checked(
     """The rows of one batch, checked; one query for the users their emails name."""
     rows = [_row(line, cells, first_line) for line, cells in batch]
     owners = {
-        email: Owner(user_id, system_id, active or invited_at is not None)
-        for email, user_id, system_id, active, invited_at in session.execute(
-            select(User.email, User.id, User.system_id, User.active, User.invited_at).where(
-                User.email.in_([row.email for row in rows if row.result is not Result.INVALID])
-            )
+        email: Owner(user_id, system_id, active or invited_at is not None, name, role)
+        for email, user_id, system_id, active, invited_at, name, role in session.execute(
+            select(
+                User.email,
+                User.id,
+                User.system_id,
+                User.active,
+                User.invited_at,
+                User.display_name,
+                User.role,
+            ).where(User.email.in_([row.email for row in rows if row.result is not Result.INVALID]))
         )
     }
     return [_with_owner(row, owners.get(row.email), admin) for row in rows]
@@ -211,6 +217,8 @@ class Owner(NamedTuple):
     user_id: int
     system_id: int
     has_access: bool  # active, or invited and not yet active
+    display_name: str
+    role: str
 
 
 def _with_owner(row: Row, owner: Owner | None, admin: User) -> Row:
@@ -221,6 +229,8 @@ def _with_owner(row: Row, owner: Owner | None, admin: User) -> Row:
         return row
     if owner is None or owner.system_id != admin.system_id:
         return replace(row, result=Result.INVALID, reason=NOT_IN_FIRM)
+    # Who it is, as the firm knows them (the file needs only the email).
+    row = replace(row, display_name=owner.display_name, role=owner.role)
     if owner.user_id == admin.id:
         return replace(row, result=Result.INVALID, reason=YOURSELF)
     if not owner.has_access:
