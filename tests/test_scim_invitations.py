@@ -162,6 +162,22 @@ def test_changes_keep_the_invitation_and_deactivating_uses_it_up(app, scim, firm
     assert event.details["changes"]["active"] == [True, False]
 
 
+def test_a_new_email_gets_a_new_link_and_the_old_one_dies(app, scim, firm, session):
+    """The provider corrects a typo in the email: the link sent to the old
+    address (someone else's, perhaps) no longer works; the new address gets one."""
+    turn_invitations(session, firm["system"], True)
+    user_id = scim.create(NEWCOMER, "Nia New").json["id"]
+    old_path = invitation_path(session)
+    corrected = "nia.new@kauri.example"
+    moved = scim.patch(user_id, {"op": "replace", "path": "userName", "value": corrected})
+    assert moved.status_code == 200, moved.get_data(as_text=True)
+    assert CsrfClient(app).get(old_path).headers["Location"] == "/invitation/ended"
+    new_path = invitation_path(session, corrected)
+    assert new_path != old_path
+    assert tokens.invited(user_named(session, corrected))
+    assert CsrfClient(app).get(new_path).headers["Location"] == "/password/set"
+
+
 def test_delete_uses_up_an_open_invitation(app, scim, firm, session):
     turn_invitations(session, firm["system"], True)
     user_id = scim.create(NEWCOMER, "Nia New").json["id"]

@@ -221,7 +221,9 @@ def run_systems(
     interval = timedelta(days=current_app.config["MFA_REMINDER_INTERVAL_DAYS"])
     runs = claim(
         session,
-        _runs(session, now, (System.id.in_(list(system_ids)), _has_work()), ignore_hour=ignore_hour),
+        _runs(
+            session, now, (System.id.in_(list(system_ids)), _has_work()), ignore_hour=ignore_hour
+        ),
     )
     # The day's counts, once: the adoption snapshots and the digests share them.
     counts = adoption_counts.counts_by_firm(session, [run.system_id for run in runs], now)
@@ -274,7 +276,9 @@ def send_now(session: Session, system_id: int, requested_at: datetime) -> RunSum
 
 def _set_counts(run: SystemRun, counts: adoption_counts.FirmCounts) -> None:
     run.total, run.with_mfa = counts.active_users, counts.with_mfa
-    run.listed_total = run.with_mfa if run.kind == HeadsUpKind.WITH_MFA.value else counts.without_mfa
+    run.listed_total = (
+        run.with_mfa if run.kind == HeadsUpKind.WITH_MFA.value else counts.without_mfa
+    )
 
 
 def queue_digests(session: Session, runs: list[SystemRun], now: datetime) -> list[int]:

@@ -6,6 +6,7 @@ ids that fit)."""
 from __future__ import annotations
 
 from flask import Flask, Response, abort, current_app, request
+from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
 # No inline script or style anywhere: htmx is configured (in base.html) to need
@@ -52,15 +53,17 @@ def add_security_headers(response: Response) -> Response:
 
 
 # Bodies over MAX_CONTENT_LENGTH (64 KB) are let in only where a file is
-# uploaded: endpoint → bytes. Twice the file's own limit, so a file a little
-# too big gets the form's clear message rather than a bare 413.
+# uploaded, and only from a signed-in admin: endpoint → bytes. Twice the file's
+# own limit (`import_preview.MAX_FILE_BYTES`, 2 MB), so a file a little too big
+# gets the form's clear message rather than a bare 413.
 UPLOAD_LIMITS = {"admin.import_users": 2 * 2 * 1024 * 1024}
 
 
 def allow_uploads() -> None:
-    """Raise the body limit for the upload endpoints (before anything reads the form)."""
+    """Raise the body limit for the upload endpoints (before anything reads the
+    form; who is signed in comes from the session cookie, not the body)."""
     limit = UPLOAD_LIMITS.get(request.endpoint or "")
-    if limit is not None:
+    if limit is not None and current_user.is_authenticated and current_user.is_admin:
         request.max_content_length = limit
 
 

@@ -54,7 +54,7 @@ def test_the_preview_says_who_would_be_deactivated(admin_client, session, firm):
     )
     assert "6 rows: 1 new, 1 to deactivate, 0 already exist, 4 invalid." in body
     assert "1 person will be deactivated" in body
-    assert "Send invitations" in body
+    assert "Send invitations and deactivate 1" in body
     # Nothing changed yet.
     assert user(session, "zoe@harbour.example").active is True
     [kept] = session.exec(select(UserImport)).all()
@@ -125,3 +125,16 @@ def test_a_leaver_reactivated_since_the_preview_is_still_deactivated_once(
     assert "1 deactivated" in message
     assert "1 skipped: zoe@harbour.example (changed since the preview)." in message
     assert user(session, "jose@harbour.example").active is False
+
+
+def test_another_admin_leaving_is_a_deactivation_not_a_revoked_invitation(
+    admin_client, session, firm
+):
+    admin_world.set_fields(session, firm["jose"].id, role="admin")
+    preview = upload(admin_client, "jose@harbour.example,,,No\n")
+    admin_client.post_form(send_path(preview), token_from="/admin/users/import")
+    jose = user(session, "jose@harbour.example")
+    assert (jose.active, jose.role) == (False, "admin")
+    [event] = [e for e in actions(session, Action.USER_UPDATED) if e.subject_id == jose.id]
+    assert event.details["changes"] == {"active": [True, False]}
+    assert actions(session, Action.INVITATION_REVOKED) == []

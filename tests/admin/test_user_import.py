@@ -19,6 +19,7 @@ from tests.admin import conftest as admin_world
 from tests.conftest import CsrfClient, sign_in
 from tests.passwords.conftest import actions, emails
 from tests.passwords.test_invitations import accept
+from tests.step_up_support import confirm_its_you
 from webapp.admin import import_preview, user_import
 from webapp.audit import Action
 from webapp.models import User, UserImport
@@ -293,3 +294,44 @@ def test_a_long_file_lists_every_problem_and_counts_the_rest(admin_client, firm,
         "bad",
     ]
     assert "4 more new rows are not listed" not in body and "3 more new rows are not listed" in body
+
+
+def test_excel_semicolons_quoted_line_breaks_and_utf16(admin_client, session, firm):
+    # Excel where the comma is the decimal mark saves ";"; a ";" inside quotes is text.
+    semicolons = 'role;email;display name\nUser;ana@harbour.example;"Ana; the second"\n'
+    preview = upload(admin_client, semicolons)
+    assert result_cells(preview) == {"ana@harbour.example": "New"}
+    assert "Ana; the second" in preview.get_data(as_text=True)
+    # A quoted cell over two lines: the next row is still named by its own line.
+    multiline = 'email,display name\nbad,"Two\nlines"\nalso bad,Someone\n'
+    body = upload(admin_client, multiline).get_data(as_text=True)
+    assert re.findall(r'data-label="Line">(\d+)<', body) == ["2", "4"]
+    # Excel's "Unicode Text" (UTF-16) is refused with what to do instead.
+    refused = upload(admin_client, "email,display name\nx@harbour.example,X\n".encode("utf-16"))
+    assert refused.status_code == 422 and "save it as" in refused.get_data(as_text=True)
+
+
+def test_an_import_is_sent_only_by_the_admin_who_saw_it(app, admin_client, session, factory, firm):
+    preview = upload(admin_client, "nia.new@harbour.example,Nia New,User\n")
+    factory.user(firm["system"], "bo@harbour.example", "Bo Admin", admin=True)
+    other_admin = CsrfClient(app)
+    sign_in(other_admin, "bo@harbour.example")
+    confirm_its_you(other_admin)
+    refused = other_admin.post_form(send_path(preview), token_from="/admin/users/import")
+    assert refused.status_code == 404
+    assert users_named(session, "nia.new@harbour.example") == []
+
+
+def test_only_an_admin_may_send_a_large_body(app, firm):
+    """The 4 MB allowance is for a signed-in admin: anyone else is stopped at
+    64 KB before the form is read."""
+    colleague = CsrfClient(app)
+    sign_in(colleague, "zoe@harbour.example")
+    boundary, body = encode_multipart({"file": FileStorage(io.BytesIO(b"x" * 200_000), "a.csv")})
+    for client in (app.test_client(), colleague):
+        response = client.post(
+            "/admin/users/import",
+            data=body,
+            content_type=f"multipart/form-data; boundary={boundary}",
+        )
+        assert response.status_code == 413

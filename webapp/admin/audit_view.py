@@ -207,7 +207,7 @@ def event_details(details: dict, timezone: str) -> list[str]:
         "invitations": lambda value: [f"{_plural(value, 'invitation')} sent"],
         "deactivated": lambda value: [f"{_plural(value, 'user')} deactivated"] if value else [],
         "skipped": lambda value: (
-            [f"{_plural(value, 'row')} skipped (email taken meanwhile)"] if value else []
+            [f"{_plural(value, 'row')} skipped (changed since the preview)"] if value else []
         ),
         "method": lambda value: [PROOF_WORDS.get(value, f"with {value}")],
         "path": lambda value: [f"for {value}"],

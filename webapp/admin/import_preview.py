@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -54,6 +56,8 @@ ACTIVE = {
     "inactive": False,
     "deactivated": False,
 }
+SEPARATORS = (",", ";", "\t")
+UTF16 = 'The file is UTF-16 (Excel\'s "Unicode Text"): save it as "CSV UTF-8" and upload that.'
 NOT_IN_FIRM = "No user of your firm has this email: there is nobody to deactivate."
 YOURSELF = "That is your own account: deactivate it in Edit user if you mean to."
 
@@ -137,8 +141,11 @@ def preview(session: Session, admin: User, upload: BinaryIO) -> Preview:
     if upload.tell() > MAX_FILE_BYTES:
         raise FieldError("file", "The file is larger than 2 MB: split it into smaller files.")
     upload.seek(0)
+    if upload.read(2) in (b"\xff\xfe", b"\xfe\xff"):
+        raise FieldError("file", UTF16)
+    upload.seek(0)
     result = Preview()
-    reader = csv.reader(decoded_lines(upload))
+    reader = csv_reader(decoded_lines(upload))
     first_line: dict[str, int] = {}  # email → the line it was first seen on
     try:
         for batch in _batches(reader, result):
@@ -151,13 +158,30 @@ def preview(session: Session, admin: User, upload: BinaryIO) -> Preview:
     return result
 
 
+def csv_reader(lines: Iterator[str]):
+    """A reader for the file's separator: a comma, or the semicolon Excel writes
+    where the comma is the decimal mark (de, fr, nl …), or a tab; whichever the
+    first non-blank line holds most of."""
+    seen = []
+    for line in lines:
+        seen.append(line)
+        if line.strip():
+            break
+    # Counted outside quoted cells ("Ngata; Tama" is a name, not three cells).
+    first = re.sub(r'"[^"]*"', "", seen[-1] if seen else "")
+    separator = max(SEPARATORS, key=first.count)  # a tie keeps the comma (first)
+    return csv.reader(itertools.chain(seen, lines), delimiter=separator)
+
+
 def _batches(reader, result: Preview) -> Iterator[list[tuple[int, list[str]]]]:
-    """The rows as (line, [email, name, role]), BATCH_SIZE at a time; blank
-    rows skipped; a first row of headings names the columns (any order)."""
+    """The rows as (line, [email, name, role, active]), BATCH_SIZE at a time;
+    blank rows skipped; a first row of headings names the columns (any order).
+    A row's line is the first of its lines (a quoted cell may hold line breaks)."""
     columns = {"email": 0, "display_name": 1, "role": 2, "active": 3}
     batch: list[tuple[int, list[str]]] = []
-    first_row, count = True, 0
+    first_row, count, next_line = True, 0, 1
     for cells in reader:
+        line, next_line = next_line, reader.line_num + 1
         if not any(cell.strip() for cell in cells):
             continue
         if first_row:
@@ -173,7 +197,7 @@ def _batches(reader, result: Preview) -> Iterator[list[tuple[int, list[str]]]]:
             result.too_many = True
             break
         count += 1
-        batch.append((reader.line_num, [_cell(cells, columns.get(name)) for name in COLUMNS]))
+        batch.append((line, [_cell(cells, columns.get(name)) for name in COLUMNS]))
         if len(batch) == BATCH_SIZE:
             yield batch
             batch = []

@@ -17,6 +17,7 @@ from webapp.auth.decorators import admin_required
 from webapp.auth.step_up import step_up_required
 from webapp.extensions import db
 from webapp.htmx import render_page
+from webapp.limits.policy import limit_per_user
 from webapp.models import utcnow
 
 TEMPLATE_CSV = (
@@ -28,6 +29,9 @@ TEMPLATE_CSV = (
 
 @bp.route("/users/import", methods=["GET", "POST"])
 @admin_required
+# Each preview writes a row, and tells which of up to 10,000 emails have an
+# account somewhere (as Add user does for one): 30 a minute per admin.
+@limit_per_user("user_import")
 def import_users():
     form = ImportUsersForm()
     if form.validate_on_submit():

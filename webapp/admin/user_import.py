@@ -7,8 +7,9 @@ exactly what the admin saw. Sending (`send`) creates the users, their links,
 their emails and their audit events 500 at a time, a few statements per
 batch; a row whose email was taken since the preview is skipped and named,
 and never stops the others. Deactivations (the file's `active` column saying
-No) are offboarding as in Edit user (`webapp.offboarding.end_access`), one
-user at a time: few, and each must keep the firm's last active admin.
+No) are offboarding as in Edit user (`webapp.offboarding.end_access`), looked
+up 500 at a time and carried out one user at a time (each must keep the firm's
+last active admin).
 """
 
 from __future__ import annotations
@@ -59,9 +60,12 @@ def keep(session: Session, admin: User, found: Preview, now: datetime) -> UserIm
 
 
 def firm_import(session: Session, admin: User, import_id: int) -> UserImport | None:
-    """The import with this id if it is of the admin's firm (else it is not found)."""
+    """The import with this id if this admin previewed it (another admin's, or
+    another firm's, is not found: what is sent is what its sender saw)."""
     kept = session.get(UserImport, import_id)
-    return kept if kept is not None and kept.system_id == admin.system_id else None
+    if kept is None or kept.system_id != admin.system_id or kept.admin_id != admin.id:
+        return None
+    return kept
 
 
 def kept_import(session: Session, admin: User, import_id: int, now: datetime) -> UserImport | None:
@@ -82,9 +86,12 @@ class Sent:
 def send(session: Session, admin: User, import_id: int, now: datetime) -> Sent:
     """Carry out the import (once: of two clicks, one does it)."""
     table = UserImport.__table__
-    if not claim_once(
-        session, table, table.c.id == import_id, table.c.system_id == admin.system_id, now=now
-    ):
+    mine = (
+        table.c.id == import_id,
+        table.c.system_id == admin.system_id,
+        table.c.admin_id == admin.id,
+    )
+    if not claim_once(session, table, *mine, now=now):
         raise FieldError("import", SPENT)
     rows = session.execute(sa.select(table.c.rows).where(table.c.id == import_id)).scalar_one()
     system = session.get(System, admin.system_id)
@@ -139,19 +146,24 @@ def _deactivate(
     session ends at once, pending sign-ins and links are dropped, audited."""
     if not emails:
         return
-    users = session.exec(
-        select(User).where(User.system_id == admin.system_id, User.email.in_(emails))
-    ).all()
-    found = {user.email: user for user in users}
+    found = {}
+    for start in range(0, len(emails), BATCH_SIZE):
+        chunk = emails[start : start + BATCH_SIZE]
+        found.update(
+            (user.email, user)
+            for user in session.exec(
+                select(User).where(User.system_id == admin.system_id, User.email.in_(chunk))
+            )
+        )
     for email in emails:
         user = found.get(email)
         if user is None or user.id == admin.id or not (user.active or user.invited_at):
             sent.skipped.append(f"{email} (changed since the preview)")
             continue
+        was_invited = not user.active  # before anything below marks them inactive
         if user.active_admin and not stop_being_admin(session, user, user.role, False):
             sent.skipped.append(f"{email} (the firm's last active admin)")
             continue
-        was_invited = not user.active
         end_access(session, user, now)
         if was_invited:  # not active yet: deactivating them revokes the invitation
             audit.record(

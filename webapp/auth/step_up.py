@@ -200,7 +200,9 @@ def record_proof(session: Session, user: User, method: str, now: datetime) -> No
         )
     )
     browser_session[TOKEN_KEY] = token
-    audit.record(session, Action.STEP_UP, actor=user, subject=user, method=method, path=request.path)
+    audit.record(
+        session, Action.STEP_UP, actor=user, subject=user, method=method, path=request.path
+    )
 
 
 # --- the decorator -----------------------------------------------------------

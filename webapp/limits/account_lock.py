@@ -130,7 +130,9 @@ def right_password(session: Session, gate: Gate, user: User, now: datetime) -> b
             policy.storage().forget(gate.key)
         return True
     table = SignInUnlock.__table__
-    if not claim_once(session, table, table.c.id == gate.unlock.id, table.c.tries_left > 0, now=now):
+    if not claim_once(
+        session, table, table.c.id == gate.unlock.id, table.c.tries_left > 0, now=now
+    ):
         return False
     browser_session.pop(UNLOCK_KEY, None)
     audit.record(session, Action.SIGNIN_UNLOCK_LINK_USED, actor=user, subject=user)

@@ -155,9 +155,7 @@ class DatabaseStorage:
 
     def read(self, keys: list[str]) -> list[Count | None]:
         table = FailureCount.__table__
-        rows = self.session_for().execute(
-            sa.select(table).where(table.c.key.in_(keys))
-        ).mappings()
+        rows = self.session_for().execute(sa.select(table).where(table.c.key.in_(keys))).mappings()
         found = {row["key"]: _count_of(row) for row in rows}
         return [found.get(key) for key in keys]
 

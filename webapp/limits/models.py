@@ -46,4 +46,3 @@ class SignInUnlock(SQLModel, table=True):
     expires_at: datetime = Field(sa_column=utc_column(nullable=False, index=True))
     consumed_at: datetime | None = Field(default=None, sa_column=utc_column())
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
-

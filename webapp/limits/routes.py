@@ -19,10 +19,10 @@ from webapp.sso.policy import policy_for
 
 bp = Blueprint("limits", __name__)
 
-LINK_READY = (
-    "Sign in with your password: this link lets you through the lock on your account once."
+LINK_READY = "Sign in with your password: this link lets you through the lock on your account once."
+LINK_SPENT = (
+    "This link has expired or was already used. Sign in as usual, or wait for the lock to end."
 )
-LINK_SPENT = "This link has expired or was already used. Sign in as usual, or wait for the lock to end."
 
 
 @bp.route("/sign-in/unlock/<token>")

@@ -49,4 +49,3 @@ def recovery_codes_left(session: Session, user: User) -> int:
         .select_from(RecoveryCode)
         .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
     ).one()
-

@@ -233,7 +233,9 @@ def recovery_codes():
         if fresh:
             codes = services.new_recovery_codes(db.session, me(), now)
         else:
-            result, codes = services.regenerate_recovery_codes(db.session, me(), form.code.data, now)
+            result, codes = services.regenerate_recovery_codes(
+                db.session, me(), form.code.data, now
+            )
             if codes:
                 step_up.record_proof(db.session, me(), "code", now)
             else:

@@ -168,7 +168,9 @@ def rename(passkey_id: int):
 @bp.route("/profile/passkeys/<int:passkey_id>/remove", methods=["GET", "POST"])
 @login_required
 # Another user's passkey: a 404 from the view, not a prompt.
-@step_up_required(when=lambda passkey_id: services.passkey_of(db.session, me(), passkey_id) is not None)
+@step_up_required(
+    when=lambda passkey_id: services.passkey_of(db.session, me(), passkey_id) is not None
+)
 def remove(passkey_id: int):
     """Remove a passkey; the last method goes through "Deactivate" (its proof,
     and refused while the firm requires MFA)."""

@@ -40,7 +40,9 @@ def issue(session: Session, user: User, purpose: Purpose, ttl: timedelta, now: d
     return token
 
 
-def new_link(user: User, purpose: Purpose, ttl: timedelta, now: datetime) -> tuple[PasswordToken, str]:
+def new_link(
+    user: User, purpose: Purpose, ttl: timedelta, now: datetime
+) -> tuple[PasswordToken, str]:
     """A link's row (to add) and its token (to email), for a user with no live
     link of that purpose yet (one just created: nothing to use up)."""
     token = new_token()

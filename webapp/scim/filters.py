@@ -99,7 +99,9 @@ class _UserFilter(FilterVisitor[ColumnElement[bool]]):
         if op is CompareOperator.eq:
             return column.is_(None) if value is None else column == value
         if op is CompareOperator.ne:
-            return column.is_not(None) if value is None else sa.or_(column != value, column.is_(None))
+            return (
+                column.is_not(None) if value is None else sa.or_(column != value, column.is_(None))
+            )
         if not isinstance(value, str):
             return sa.false()
         if op is CompareOperator.co:

@@ -106,9 +106,10 @@ def list_groups(
     conditions = [ScimGroup.system_id == system_id]
     if scim_filter is not None:
         conditions.append(filters.group_where(scim_filter))
-    total = len(roles) + session.exec(
-        select(func.count()).select_from(ScimGroup).where(*conditions)
-    ).one()
+    total = (
+        len(roles)
+        + session.exec(select(func.count()).select_from(ScimGroup).where(*conditions)).one()
+    )
     shown = roles[start_index - 1 : start_index - 1 + count]
     wanted = count - len(shown)
     if wanted > 0:
@@ -149,14 +150,20 @@ def _name_free(session: Session, system_id: int, name: str, row: ScimGroup | Non
 def _wanted_members(session: Session, system_id: int, resource: ScimGroupResource) -> set[int]:
     """The users a group resource lists: each must be a user of the firm SCIM shows."""
     wanted = {member.value for member in resource.members or [] if member.value is not None}
-    ids = {int(value) for value in wanted if value.isascii() and value.isdigit() and len(value) < 10}
-    found = set(
-        session.exec(
-            select(User.id).where(
-                User.id.in_(ids), User.system_id == system_id, User.deprovisioned_at.is_(None)
+    ids = {
+        int(value) for value in wanted if value.isascii() and value.isdigit() and len(value) < 10
+    }
+    found = (
+        set(
+            session.exec(
+                select(User.id).where(
+                    User.id.in_(ids), User.system_id == system_id, User.deprovisioned_at.is_(None)
+                )
             )
         )
-    ) if ids else set()
+        if ids
+        else set()
+    )
     if len(found) != len(wanted):
         raise ScimProblem(400, "A member is not a user of this firm.", "invalidValue")
     return found
@@ -173,8 +180,13 @@ def create_group(
     session.flush()
     session.add_all(ScimGroupMember(group_id=row.id, user_id=user_id) for user_id in members)
     audit.record(
-        session, Action.SCIM_GROUP_CHANGED, system=system, scim_token=token.name,
-        group=name, change="created", members=len(members),
+        session,
+        Action.SCIM_GROUP_CHANGED,
+        system=system,
+        scim_token=token.name,
+        group=name,
+        change="created",
+        members=len(members),
     )
     return pushed(row)
 
@@ -206,8 +218,14 @@ def update_group(
         ScimGroupMember(group_id=group.row.id, user_id=user_id) for user_id in wanted - current
     )
     audit.record(
-        session, Action.SCIM_GROUP_CHANGED, system=system, scim_token=token.name, group=name,
-        change="updated", added=len(wanted - current), removed=len(current - wanted),
+        session,
+        Action.SCIM_GROUP_CHANGED,
+        system=system,
+        scim_token=token.name,
+        group=name,
+        change="updated",
+        added=len(wanted - current),
+        removed=len(current - wanted),
     )
 
 
@@ -236,7 +254,10 @@ def _set_roles(
                 user.role = role
                 session.add(user)
             audit.record(
-                session, Action.SCIM_USER_UPDATED, subject=user, scim_token=token.name,
+                session,
+                Action.SCIM_USER_UPDATED,
+                subject=user,
+                scim_token=token.name,
                 changes={"role": [old, role]},
             )
 
@@ -247,8 +268,12 @@ def delete_group(session: Session, token: ScimToken, system: System, group: Grou
     session.execute(sa.delete(ScimGroupMember).where(ScimGroupMember.group_id == group.row.id))
     session.delete(group.row)
     audit.record(
-        session, Action.SCIM_GROUP_CHANGED, system=system, scim_token=token.name,
-        group=group.name, change="deleted",
+        session,
+        Action.SCIM_GROUP_CHANGED,
+        system=system,
+        scim_token=token.name,
+        group=group.name,
+        change="deleted",
     )
 
 

@@ -80,10 +80,16 @@ def user_json(user, status: int = 200, context=Context.RESOURCE_QUERY_RESPONSE):
 
 def resource_json(resource, model, status: int, context):
     parameters = ResponseParameters[model].model_validate(
-        {key: request.args[key] for key in ("attributes", "excludedAttributes") if key in request.args},
+        {
+            key: request.args[key]
+            for key in ("attributes", "excludedAttributes")
+            if key in request.args
+        },
         scim_policy=schema.POLICY,
     )
-    response = scim_json(resource.model_dump(scim_ctx=context, response_parameters=parameters), status)
+    response = scim_json(
+        resource.model_dump(scim_ctx=context, response_parameters=parameters), status
+    )
     if status == 201:
         response.headers["Location"] = resource.meta.location
     return response
@@ -212,6 +218,7 @@ def group_json(group, status: int = 200, context=Context.RESOURCE_QUERY_RESPONSE
 def wants_members(search: SearchRequest) -> bool:
     """Whether the answer shows members (Entra asks without: a big group's
     members are then not read)."""
+
     def names(paths) -> set[str]:
         return {str(path).rsplit(":", 1)[-1].split(".")[0].lower() for path in paths or []}
 

@@ -149,9 +149,7 @@ def service_provider_config(base: str, documentation: str) -> ServiceProviderCon
                 primary=True,
             )
         ],
-        meta=Meta(
-            resource_type="ServiceProviderConfig", location=f"{base}/ServiceProviderConfig"
-        ),
+        meta=Meta(resource_type="ServiceProviderConfig", location=f"{base}/ServiceProviderConfig"),
     )
 
 
@@ -223,8 +221,6 @@ def group_resource(
         id=group_id,
         external_id=external_id,
         display_name=name,
-        members=None
-        if not member_ids
-        else [member(user_id, base) for user_id in member_ids],
+        members=None if not member_ids else [member(user_id, base) for user_id in member_ids],
         meta=Meta(resource_type="Group", location=f"{base}/Groups/{group_id}"),
     )

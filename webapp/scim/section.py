@@ -16,9 +16,7 @@ from webapp.scim import tokens
 
 
 class CreateTokenForm(FlaskForm):
-    name = StringField(
-        "Name", validators=[DataRequired(), Length(max=tokens.MAX_NAME)]
-    )
+    name = StringField("Name", validators=[DataRequired(), Length(max=tokens.MAX_NAME)])
 
 
 class InvitationsForm(FlaskForm):

@@ -40,9 +40,7 @@ def create_token(
     )
     session.add(token)
     session.flush()
-    audit.record(
-        session, Action.SCIM_TOKEN_CREATED, actor=admin, system=system, scim_token=name
-    )
+    audit.record(session, Action.SCIM_TOKEN_CREATED, actor=admin, system=system, scim_token=name)
     return token, secret
 
 
@@ -57,7 +55,9 @@ def tokens_of(session: Session, system_id: int) -> list[ScimToken]:
     )
 
 
-def revoke_token(session: Session, *, admin: User, token_id: int, now: datetime) -> ScimToken | None:
+def revoke_token(
+    session: Session, *, admin: User, token_id: int, now: datetime
+) -> ScimToken | None:
     """Revoke one of the admin's firm's tokens (None: no such live token there)."""
     token = session.get(ScimToken, token_id)
     if token is None or token.system_id != admin.system_id or token.revoked_at is not None:

@@ -63,7 +63,11 @@ def list_users(
     if count:
         users = list(
             session.exec(
-                select(User).where(*conditions).order_by(User.id).offset(start_index - 1).limit(count)
+                select(User)
+                .where(*conditions)
+                .order_by(User.id)
+                .offset(start_index - 1)
+                .limit(count)
             )
         )
     return Page(total, start_index, users)
@@ -171,8 +175,16 @@ def update(
         end_access(session, user, now)  # an invitation too: its link is used up
     if not invited(user):  # an open invitation stays open while the provider keeps them active
         user.active = want.active
+    elif user.email != before["email"]:
+        # The link went to the old address, which may be a typo or someone
+        # else's: it dies, and a new one goes to the new address.
+        invitations.send(session, None, user, now)
     session.add(user)
-    diff = {field: [old, _fields(user)[field]] for field, old in before.items() if old != _fields(user)[field]}
+    diff = {
+        field: [old, _fields(user)[field]]
+        for field, old in before.items()
+        if old != _fields(user)[field]
+    }
     if diff:
         audit.record(
             session, Action.SCIM_USER_UPDATED, subject=user, changes=diff, scim_token=token.name
