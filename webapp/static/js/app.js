@@ -171,6 +171,13 @@ document.addEventListener("htmx:beforeRequest", () => {
 document.addEventListener("htmx:afterSettle", () => {
   if (!swapOrigin || swapOrigin.element.isConnected) return;
   if (document.querySelector("dialog:modal")) return;
+  // Someone already went on (typing in the search box right after a sort):
+  // focus is theirs, not to be pulled back.
+  const current = document.activeElement;
+  if (current && current !== document.body && current.isConnected) {
+    swapOrigin = null;
+    return;
+  }
   const target = relocate(swapOrigin);
   swapOrigin = null;
   if (target && target !== document.body) target.focus({ preventScroll: true });
