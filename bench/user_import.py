@@ -22,11 +22,9 @@ import os
 import re
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import psycopg
 import sqlalchemy as sa
 from alembic import command
 from werkzeug.datastructures import FileStorage
@@ -35,12 +33,12 @@ from werkzeug.test import encode_multipart
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import machine, write_json  # noqa: E402
+from bench.scratch_db import scratch_database  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.accounts import create_system, create_user  # noqa: E402
 from webapp.cli import alembic_config  # noqa: E402
 from webapp.extensions import db  # noqa: E402
 
-PG_ADMIN_URL = os.environ.get("FIRMGUARD_BENCH_PG", "postgresql://root@127.0.0.1:5432/postgres")
 PG_DATABASE = "firmguard_bench_import"
 PASSWORD = "bench password 1234"
 ADMIN = "admin@import.example"
@@ -157,25 +155,10 @@ def measure(url: str, rows: int, one_by_one: int) -> dict:
     }
 
 
-def run_sqlite(rows: int, one_by_one: int) -> dict:
-    with tempfile.TemporaryDirectory() as directory:
-        url = f"sqlite:///{directory}/bench.sqlite"
+def run(backend: str, rows: int, one_by_one: int) -> dict:
+    with scratch_database(backend, PG_DATABASE) as url:
         seed(url)
         return measure(url, rows, one_by_one)
-
-
-def run_postgresql(rows: int, one_by_one: int) -> dict:
-    server = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{PG_DATABASE}"')
-    try:
-        url = f"{server}/{PG_DATABASE}"
-        seed(url)
-        return measure(url, rows, one_by_one)
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
 
 
 def main() -> None:
@@ -188,9 +171,8 @@ def main() -> None:
     print(f"machine: {started}", flush=True)
     results = {"machine_at_start": started, "rows": args.rows, "one_by_one": args.one_by_one}
     backends = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    runners = {"sqlite": run_sqlite, "postgresql": run_postgresql}
     for backend in backends:
-        result = runners[backend](args.rows, args.one_by_one)
+        result = run(backend, args.rows, args.one_by_one)
         results[backend] = result
         new = result["invited"]
         per_person = result["send_ms"] / max(new, 1)

@@ -19,28 +19,25 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import psycopg
 import sqlalchemy as sa
 from alembic import command
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.scratch_db import scratch_database  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.cli import alembic_config  # noqa: E402
 from webapp.crypto import hash_password  # noqa: E402
 from webapp.models import search_key  # noqa: E402
 
-PG_ADMIN_URL = os.environ.get("FIRMGUARD_BENCH_PG", "postgresql://root@127.0.0.1:5432/postgres")
 PG_DATABASE = "firmguard_bench_users"
 PASSWORD = "bench password 1234"
 PAGE_REQUESTS = 50
@@ -323,25 +320,10 @@ def measure(url: str, admin_email: str, count: int) -> dict:
     }
 
 
-def run_sqlite(users: int, count: int) -> dict:
-    with tempfile.TemporaryDirectory() as directory:
-        url = f"sqlite:///{directory}/bench.sqlite"
+def run(backend: str, users: int, count: int) -> dict:
+    with scratch_database(backend, PG_DATABASE) as url:
         admin = seed(url, users)
         return measure(url, admin, count)
-
-
-def run_postgresql(users: int, count: int) -> dict:
-    server = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{PG_DATABASE}"')
-    try:
-        url = f"{server}/{PG_DATABASE}"
-        admin = seed(url, users)
-        return measure(url, admin, count)
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
 
 
 def main() -> None:
@@ -352,10 +334,9 @@ def main() -> None:
     parser.add_argument("--verbose", action="store_true", help="list the 10 slowest requests")
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    runners = {"sqlite": run_sqlite, "postgresql": run_postgresql}
     for backend in backends:
         started = time.perf_counter()
-        result = runners[backend](args.users, args.requests)
+        result = run(backend, args.users, args.requests)
         print(
             f"{backend:10} users={args.users:,} requests={args.requests} "
             f"p50={result['p50_ms']:.1f} ms p95={result['p95_ms']:.1f} ms "
