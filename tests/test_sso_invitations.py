@@ -13,6 +13,7 @@ import pytest
 from sqlmodel import select
 
 from tests import mfa_support
+from tests import test_sso_admin as sso_admin_world
 from tests.admin import conftest as admin_world
 from tests.admin.test_user_import import send_path, upload
 from tests.passwords.conftest import actions, emails
@@ -27,24 +28,14 @@ from webapp.passwords import tokens
 from webapp.sso.flow import MESSAGES, Reason
 
 clock = mfa_support.clock  # the fixture, under its own name
+# Alpha Law and its admin, and BASE_URL http://localhost (the provider's redirect).
+alpha = sso_admin_world.alpha
+app_overrides = sso_admin_world.app_overrides
 firm = admin_world.firm
 admin_client = admin_world.admin_client
 
 SSO_BUTTON = "Sign in with single sign-on"
 SSO_TOO = "You can also sign in with your firm's single sign-on instead"
-
-
-@pytest.fixture
-def app_overrides() -> dict:
-    return {"BASE_URL": "http://localhost"}
-
-
-@pytest.fixture
-def alpha(factory):
-    """Alpha Law (its provider: the test provider, once configured) and its admin."""
-    system = factory.system("Alpha Law")
-    admin = factory.user(system, email="adm@alpha.test", name="Adm", admin=True)
-    return system, admin
 
 
 def invite(app, session, admin, email: str, name: str = "Nina New") -> User:

@@ -11,6 +11,7 @@ import pytest
 from sqlmodel import select
 
 from tests import mfa_support
+from tests import test_step_up as step_up_world
 from tests.admin.conftest import edit_form
 from tests.conftest import sign_in
 from tests.passkey_support import (
@@ -31,21 +32,12 @@ OPTIONS = "/step-up/passkey/options"
 REFUSED = "That passkey was not accepted."
 HX_DIALOG = {"HX-Request": "true", "HX-Target": "edit-user-body"}
 
+firm = step_up_world.firm  # Harbour Law: Ann and Ben (admins), Zoë
+
 
 @pytest.fixture
 def app_overrides() -> dict:
     return {"BASE_URL": ORIGIN}
-
-
-@pytest.fixture
-def firm(factory):
-    system = factory.system(name="Harbour Law", accounting="xero")
-    return {
-        "system": system,
-        "ann": factory.user(system, "ann@harbour.example", "Ann Admin", admin=True),
-        "ben": factory.user(system, "ben@harbour.example", "Ben Admin", admin=True),
-        "zoe": factory.user(system, "zoe@harbour.example", "Zoë Brown"),
-    }
 
 
 def passkey_for(app, email: str) -> SoftAuthenticator:
