@@ -335,3 +335,25 @@ def test_only_an_admin_may_send_a_large_body(app, firm):
             content_type=f"multipart/form-data; boundary={boundary}",
         )
         assert response.status_code == 413
+
+
+def test_a_row_taken_at_the_very_moment_of_sending_loses_only_itself(
+    admin_client, session, factory, firm, monkeypatch
+):
+    """The email is taken between the send's own check and its INSERT (simulated:
+    the check sees nothing): the unique index refuses the batch, and the batch
+    is inserted again one row at a time, so only that row is lost."""
+    rows = "".join(f"p{n}@harbour.example,P {n},User\n" for n in range(5))
+    preview = upload(admin_client, rows)
+    factory.user(firm["system"], "p2@harbour.example", "P Two Meanwhile")
+    monkeypatch.setattr(user_import, "taken_emails", lambda session, emails: set())
+    admin_client.post_form(send_path(preview), token_from="/admin/users/import")
+    message = admin_client.get("/admin/users").get_data(as_text=True)
+    assert (
+        "Invitations sent to 4 people. 1 skipped: p2@harbour.example (taken since the preview)."
+        in message
+    )
+    assert sorted(email.recipient for email in emails(session, "invitation")) == [
+        f"p{n}@harbour.example" for n in (0, 1, 3, 4)
+    ]
+    assert users_named(session, "p2@harbour.example")[0].display_name == "P Two Meanwhile"

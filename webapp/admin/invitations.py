@@ -81,20 +81,28 @@ def new_invited_user(system_id: int, email: str, name: str, role: str, now: date
     return user
 
 
+def inserted(session: Session, user: User) -> bool:
+    """Add `user`, unless the unique email index refuses (someone took the
+    email at this very moment): False then, and nothing else is undone."""
+    try:
+        with session.begin_nested():
+            session.add(user)
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
 def invite(
     session: Session, *, admin: User, email: str, display_name: str, role: str, now: datetime
 ) -> User:
     """Create the invited user in the admin's firm and email the invitation."""
     email, name, role = checked_fields(session, email, display_name, role)
     user = new_invited_user(admin.system_id, email, name, role, now)
-    try:
-        # Two admins adding the same email at once: the unique index decides,
-        # and the one that lost is told as if it had been taken before.
-        with session.begin_nested():
-            session.add(user)
-            session.flush()
-    except IntegrityError:
-        raise FieldError("email", EMAIL_TAKEN) from None
+    if not inserted(session, user):
+        # Two admins adding the same email at once: the one that lost is told
+        # as if it had been taken before.
+        raise FieldError("email", EMAIL_TAKEN)
     audit.record(session, Action.USER_INVITED, actor=admin, subject=user, role=role)
     send(session, admin, user, now)
     return user

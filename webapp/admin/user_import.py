@@ -27,6 +27,7 @@ from webapp.admin.import_preview import BATCH_SIZE, Preview, Result, taken_email
 from webapp.admin.invitations import (
     INVITATION_TTL,
     firm_sso,
+    inserted,
     invitation_email,
     new_invited_user,
 )
@@ -209,14 +210,10 @@ def _created(session: Session, admin: User, batch: list, now: datetime, sent: Se
         if email in taken:
             continue
         user = new_invited_user(admin.system_id, email, name, role, now)
-        try:
-            with session.begin_nested():
-                session.add(user)
-                session.flush()
-        except IntegrityError:
+        if inserted(session, user):
+            created.append(user)
+        else:
             sent.skipped.append(f"{email} (taken since the preview)")
-            continue
-        created.append(user)
     return created
 
 
