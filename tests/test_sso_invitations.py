@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from tests import mfa_support
 from tests import test_sso_admin as sso_admin_world
@@ -25,6 +25,7 @@ from webapp.admin import invitations
 from webapp.audit import Action
 from webapp.models import PasswordToken, SsoConfig, SsoDomain, System, User
 from webapp.passwords import tokens
+from webapp.sso import flow
 from webapp.sso.flow import MESSAGES, Reason
 
 clock = mfa_support.clock  # the fixture, under its own name
@@ -272,3 +273,23 @@ def test_a_user_the_identity_provider_adds_gets_the_single_sign_on_email(app, se
     [email] = emails(session, "invitation")
     assert SSO_BUTTON in email.body_text and not INVITATION_LINK.search(email.body_text)
     assert "Kauri Law invited you" in email.body_text
+
+
+def test_two_first_sign_ins_at_once_both_get_in(app, session, alpha):
+    """A callback submitted twice: the sign-in that loses the claim on the link
+    reads the row again and finds the invitation accepted by the other, so it
+    lets them in too rather than saying there is no account."""
+    _system, admin = alpha
+    nina = invite(app, session, admin, "nina@alpha.test")
+    now = datetime.now(UTC)
+    with Session(session.get_bind()) as late:
+        stale = late.get(User, nina.id)  # read before the other sign-in commits
+        assert tokens.invited(stale)
+        with Session(session.get_bind()) as first:
+            flow.accept_invitation(first, first.get(User, nina.id), now)
+            first.commit()
+        flow.accept_invitation(late, stale, now)
+        assert stale.active and not tokens.invited(stale)
+        late.rollback()
+    accepted = actions(session, Action.INVITATION_ACCEPTED_BY_SSO)
+    assert len(accepted) == 1

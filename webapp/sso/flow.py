@@ -294,7 +294,13 @@ def accept_invitation(session: Session, user: User, now: datetime) -> None:
     invitation, as "Set your password" would: the link is used up, they are
     active from now on. Only while the link is live: after a revoke, its 7 days,
     or a deactivation they are refused like any inactive user."""
-    if not invited(user) or not tokens.claim_live_invitation(session, user, now):
+    if not invited(user):
+        return
+    if not tokens.claim_live_invitation(session, user, now):
+        # Another sign-in of theirs may have accepted it a moment ago (a
+        # callback submitted twice): read the row again, so that one is not
+        # refused while the other lets them in.
+        session.refresh(user)
         return
     user.active = True
     user.invited_at = None
