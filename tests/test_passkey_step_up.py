@@ -12,7 +12,7 @@ from sqlmodel import select
 from tests import mfa_support
 from tests.conftest import PASSWORD, sign_in
 from tests.mfa_support import enable_mfa, password_step, submit_code
-from tests.passkey_support import ORIGIN, SoftAuthenticator, add_passkey, confirm_add
+from tests.passkey_support import ORIGIN, SoftAuthenticator, add_passkey, confirm_add, options
 from webapp.models import Passkey, System, User, utcnow
 
 OPTIONS = "/profile/passkeys/options"
@@ -43,7 +43,9 @@ def test_adding_needs_a_fresh_proof(client, ann, session, clock):
     token = client.csrf_token("/profile")
     assert refused(client.post(OPTIONS, headers={"X-CSRFToken": token}))
     # A credential made for an earlier (proved) options call is refused all the same.
-    assert refused(client.post_form("/profile/passkeys", {"credential": "{}"}, token_from="/profile"))
+    assert refused(
+        client.post_form("/profile/passkeys", {"credential": "{}"}, token_from="/profile")
+    )
     # "Add a passkey" asks first, with the password for a user without MFA.
     dialog = client.get("/profile/passkeys/new").get_data(as_text=True)
     assert "Continue" in dialog and "Create passkey" not in dialog
@@ -89,6 +91,31 @@ def test_a_required_enrolment_adds_a_first_passkey_without_a_proof(client, ann, 
     sign_in(client, "ann@example.com")
     assert add_passkey(client, SoftAuthenticator(), proof=False).status_code == 200
     assert len(passkeys_of(session, ann)) == 1
+
+
+def test_past_the_deadline_a_passkey_is_a_way_to_enrol(client, ann, session):
+    """Sent to the MFA setup with nothing else reachable, Ann may enrol with a
+    passkey instead of an app; then she is free to go."""
+    system = session.get(System, ann.system_id)
+    system.mfa_required = True
+    user = session.get(User, ann.id)
+    user.mfa_deadline = utcnow() - timedelta(days=1)
+    session.add_all([system, user])
+    session.commit()
+    sign_in(client, "ann@example.com")
+    assert client.get("/profile").headers["Location"] == "/profile/mfa/setup"
+    setup = client.get("/profile/mfa/setup").get_data(as_text=True)
+    assert 'href="/profile/passkeys/new"' in setup and "Add a passkey" in setup
+    assert client.get("/profile/passkeys/new").status_code == 200
+    created = SoftAuthenticator().create(
+        options(client, "/profile/passkeys/options", "/profile/mfa/setup")
+    )
+    added = client.post_form(
+        "/profile/passkeys", {"credential": created}, token_from="/profile/mfa/setup"
+    )
+    assert added.status_code == 200 and "recovery code" in added.get_data(as_text=True).lower()
+    assert len(passkeys_of(session, ann)) == 1
+    assert client.get("/profile").status_code == 200
 
 
 def test_removing_needs_a_fresh_proof(app, client, ann, session, clock):

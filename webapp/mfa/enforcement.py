@@ -57,7 +57,8 @@ def mfa_requirement(
     return Requirement.NONE
 
 
-# What a user who must enrol may still reach: the enrolment pages, sign-out, static.
+# What a user who must enrol may still reach: the enrolment pages (the app's
+# setup, or "Add a passkey" and its ceremony), sign-out, static.
 ENROLMENT_ENDPOINTS = frozenset(
     {
         "static",
@@ -65,6 +66,9 @@ ENROLMENT_ENDPOINTS = frozenset(
         "mfa.setup",
         "mfa.start_setup",
         "mfa.confirm_setup",
+        "passkeys.start",
+        "passkeys.registration_options",
+        "passkeys.add",
     }
 )
 
