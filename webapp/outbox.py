@@ -164,6 +164,12 @@ def queue_email(session: Session, **fields) -> int | None:
     return ids[0] if ids else None
 
 
+def queue_user_email(session: Session, user: User, **fields) -> int | None:
+    """Queue one email to `user` (`queue_email`): their address, in their firm's
+    frame, with `user` in the template."""
+    return queue_email(session, recipient=user.email, system_id=user.system_id, user=user, **fields)
+
+
 @dataclass(frozen=True)
 class Backlog:
     """What operators watch: how long the oldest unsent email has waited, and

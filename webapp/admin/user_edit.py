@@ -16,7 +16,7 @@ from webapp.audit import Action
 from webapp.mfa.services import remove_mfa
 from webapp.models import Role, System, User
 from webapp.offboarding import end_access
-from webapp.outbox import queue_email
+from webapp.outbox import queue_user_email
 
 
 def find_user(session: Session, system_id: int, user_id: int) -> User | None:
@@ -147,14 +147,13 @@ def reset_mfa(session: Session, *, admin: User, user: User, now: datetime) -> No
         admin_email=admin.email,
         **removed,
     )
-    queue_email(
+    queue_user_email(
         session,
+        user,
         kind="admin_mfa_reset",
-        recipient=user.email,
         subject="Your multi-factor authentication was reset",
         template="admin_mfa_reset",
         dedupe_key=f"admin_mfa_reset:{user.id}:{user.session_version}",
-        system_id=user.system_id,
         user_name=user.display_name,
         admin_name=admin.display_name,
         system_name=system.name,

@@ -87,16 +87,14 @@ def seen_again(session: Session, user: User, key: str, now: datetime, *, before:
 def queue_notice(
     session: Session, user: User, browser: str, address: str, key: str, now: datetime
 ) -> None:
-    outbox.queue_email(
+    outbox.queue_user_email(
         session,
+        user,
         kind="new_sign_in",
-        recipient=user.email,
         subject="New sign-in to your Firmguard account",
         template="new_sign_in",
         # One per pair and day: the pair is new at most once in 90 days anyway.
         dedupe_key=f"new_sign_in:{user.id}:{key}:{now.date().isoformat()}",
-        system_id=user.system_id,
-        user=user,
         when=now,
         browser=browser,
         address=address or "Unknown",

@@ -161,15 +161,13 @@ def locked(
             created_at=now,
         )
     )
-    outbox.queue_email(
+    outbox.queue_user_email(
         session,
+        user,
         kind="password_locked",
-        recipient=user.email,
         subject="Someone tried to sign in to your account",
         template="password_locked",
         dedupe_key=f"password_locked:{user.id}:{lock_number}:{int(locked_until.timestamp())}",
-        system_id=user.system_id,
-        user=user,
         failures=policy.ACCOUNT.limit,
         locked_until=locked_until,
         unlock_path=url_for("limits.unlock", token=token),

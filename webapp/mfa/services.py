@@ -214,15 +214,13 @@ def record_own_change(
     """Audit a change the user made to their own MFA, and email them about it
     (`details` go into the audit event and the email's template)."""
     audit.record(session, action, actor=user, subject=user, **details)
-    outbox.queue_email(
+    outbox.queue_user_email(
         session,
+        user,
         kind=template,
-        recipient=user.email,
         subject=subject,
         template=template,
         dedupe_key=f"{template}:{user.id}:{now.timestamp()}",
-        system_id=user.system_id,
-        user=user,
         when=now,
         **details,
     )

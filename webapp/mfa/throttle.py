@@ -112,15 +112,13 @@ def record_failure(session: Session, user: User, now: datetime, *, where: str) -
         lock_number=lock_number,
         locked_until=locked_until.isoformat(),
     )
-    outbox.queue_email(
+    outbox.queue_user_email(
         session,
+        user,
         kind="mfa_locked",
-        recipient=user.email,
         subject="Your sign-in codes were locked after wrong attempts",
         template="mfa_locked",
         dedupe_key=f"mfa_locked:{user.id}:{lock_number}:{int(locked_until.timestamp())}",
-        system_id=user.system_id,
-        user=user,
         failures=MAX_FAILURES,
         locked_until=locked_until,
     )

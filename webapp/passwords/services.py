@@ -72,15 +72,13 @@ def request_reset(session: Session, email: str, now: datetime) -> None:
     audit.record(
         session, Action.PASSWORD_RESET_REQUESTED, subject=user, address=policy.client_address()
     )
-    outbox.queue_email(
+    outbox.queue_user_email(
         session,
+        user,
         kind="password_reset",
-        recipient=user.email,
         subject="Reset your Firmguard password",
         template="password_reset",
         dedupe_key=f"password_reset:{token_hash(token)[:32]}",
-        system_id=user.system_id,
-        user=user,
         when=now,
         minutes=int(tokens.RESET_LINK_TTL.total_seconds() // 60),
         reset_path=url_for("passwords.open_link", token=token),
@@ -139,16 +137,14 @@ def set_password(
     audit.record(session, action, actor=actor, subject=user)
     if action is Action.PASSWORD_SET:
         return  # their first password, just chosen: nothing to warn them of
-    outbox.queue_email(
+    outbox.queue_user_email(
         session,
+        user,
         kind="password_changed",
-        recipient=user.email,
         subject="Your Firmguard password was changed",
         template="password_changed",
         # One per change: each moves the session version on.
         dedupe_key=f"password_changed:{user.id}:{user.session_version}",
-        system_id=user.system_id,
-        user=user,
         when=now,
         by_link=action is not Action.PASSWORD_CHANGED,
     )
