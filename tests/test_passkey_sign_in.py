@@ -4,12 +4,11 @@ is the whole sign-in. Each rule is tried and must hold."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from flask import session as browser_session
 from sqlmodel import Session, select
 
+from tests.concurrency import at_the_same_moment
 from tests.conftest import sign_in
 from tests.mfa_support import signed_in
 from tests.passkey_support import (
@@ -194,19 +193,14 @@ def test_one_assertion_in_two_simultaneous_requests_signs_in_once(
     with client.session_transaction() as cookie:
         token = cookie[challenges.TOKEN_KEY]
     assertion = authenticator.get(challenge)
-    barrier = threading.Barrier(2)
-    results = []
 
-    def attempt() -> None:
+    def attempt(wait):
         with app.test_request_context(), Session(app.extensions["firmguard_db"]) as own:
             browser_session[challenges.TOKEN_KEY] = token
-            barrier.wait()
-            results.append(passkey_sign_in.check_passwordless(own, assertion, utcnow()).check)
+            wait()
+            check = passkey_sign_in.check_passwordless(own, assertion, utcnow()).check
             own.commit()
+            return check
 
-    threads = [threading.Thread(target=attempt) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = at_the_same_moment(attempt)
     assert sorted(check.outcome for check in results) == [Outcome.ACCEPTED, Outcome.WRONG]

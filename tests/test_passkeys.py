@@ -4,13 +4,12 @@ the code step's rules. Each rule is tried and must hold."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from flask import session as browser_session
 from sqlmodel import Session, select
 
 from tests import mfa_support
+from tests.concurrency import at_the_same_moment
 from tests.conftest import sign_in
 from tests.mfa_support import enable_mfa, password_step, signed_in, submit_code
 from tests.passkey_support import (
@@ -209,25 +208,17 @@ def test_one_assertion_in_two_simultaneous_requests_succeeds_once(app, client, a
     with client.session_transaction() as cookie:
         token = cookie[challenges.TOKEN_KEY]
     assertion = authenticator.get(challenge_options)
-    barrier = threading.Barrier(2)
-    results = []
 
-    def attempt() -> None:
+    def attempt(wait):
         with app.test_request_context(), Session(app.extensions["firmguard_db"]) as own:
             browser_session[challenges.TOKEN_KEY] = token
             user = own.get(User, ann.id)
-            barrier.wait()
-            results.append(
-                passkey_sign_in.check_second_step(own, user, assertion, utcnow()).outcome
-            )
+            wait()
+            outcome = passkey_sign_in.check_second_step(own, user, assertion, utcnow()).outcome
             own.commit()
+            return outcome
 
-    threads = [threading.Thread(target=attempt) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(results) == [Outcome.ACCEPTED, Outcome.WRONG]
+    assert sorted(at_the_same_moment(attempt)) == [Outcome.ACCEPTED, Outcome.WRONG]
 
 
 def test_the_pending_step_rules_hold_for_passkeys(app, client, ann, session):

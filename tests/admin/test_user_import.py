@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import re
-import threading
 
 from sqlmodel import select
 from werkzeug.datastructures import FileStorage
@@ -16,6 +15,7 @@ from werkzeug.test import encode_multipart
 
 from tests import mfa_support
 from tests.admin import conftest as admin_world
+from tests.concurrency import at_the_same_moment
 from tests.conftest import CsrfClient, sign_in
 from tests.passwords.conftest import actions, emails
 from tests.passwords.test_invitations import accept
@@ -183,19 +183,12 @@ def test_two_sends_at_once_invite_each_person_once(app, admin_client, session, f
     )
     path = send_path(preview)
     token = admin_client.csrf_token("/admin/users/import")
-    barrier = threading.Barrier(2)
-    answers = []
 
-    def click():
-        barrier.wait()
-        answers.append(admin_client.post(path, data={"csrf_token": token}).headers["Location"])
+    def click(wait):
+        wait()
+        return admin_client.post(path, data={"csrf_token": token}).headers["Location"]
 
-    clickers = [threading.Thread(target=click) for _ in range(2)]
-    for thread in clickers:
-        thread.start()
-    for thread in clickers:
-        thread.join()
-    assert sorted(answers) == ["/admin/users", "/admin/users/import"]
+    assert sorted(at_the_same_moment(click)) == ["/admin/users", "/admin/users/import"]
     assert len(emails(session, "invitation")) == 30
     assert len(actions(session, Action.USERS_IMPORTED)) == 1
 
